@@ -1,0 +1,29 @@
+# Copyright (c) 2026, jumphosts.multihop contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private: the options of the installed ansible.builtin.ssh, for the drop-in jumphosts.multihop.ssh.
+
+Taken from the running ansible-core at load time rather than repeated here, so that the plugin
+accepts exactly the options, variables and defaults of the builtin it replaces, on every
+supported ansible-core version.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from ansible.plugins.connection import ssh as _builtin_ssh
+
+# version_added of a builtin option means an ansible-core version, which would read as ours here.
+_NOT_OURS = ('version_added', 'version_added_collection')
+
+
+def _builtin_options() -> str:
+    options = yaml.safe_load(_builtin_ssh.DOCUMENTATION)['options']
+    for option in options.values():
+        for key in _NOT_OURS:
+            option.pop(key, None)
+    return yaml.safe_dump({'options': options}, sort_keys=True)
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = _builtin_options()

@@ -1,0 +1,192 @@
+# Copyright (c) 2026, jumphosts.multihop contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The OpenSSH backend: a private ssh_config per route and one shared master connection per hop.
+
+This is the I/O edge for the OpenSSH client. The connection plugin keeps running ssh, scp and
+sftp the way ansible.builtin.ssh does; this module only adds the route to their command lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, hop_label
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
+    RuntimeSettings,
+    control_path,
+    render_plugin_config,
+    route_option,
+)
+
+ASKPASS_SCRIPT = '#!/bin/sh\n# jumphosts.multihop: hands ssh one hop password through a private FIFO.\nexec cat -- "$MULTIHOP_ASKPASS_FIFO"\n'
+_NOISE = ('Warning: Permanently added', 'Pseudo-terminal will not be allocated')
+
+
+class HopConnectionError(Exception):
+    """A hop could not be reached; the message names it."""
+
+
+def write_private_file(path: str, text: str, mode: int = 0o600) -> None:
+    """Write atomically with ``mode``, so no reader ever sees a half-written or too-open file."""
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-')
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def master_is_alive(path: str) -> bool:
+    """A live master accepts connections on its socket; a stale file refuses them."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(2)
+        sock.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+@contextlib.contextmanager
+def file_lock(path: str, timeout: float):
+    """An exclusive lock between forks, so one of them logs in to a hop while the others wait."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+def summarize_ssh_error(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines()
+             if line.strip() and not line.startswith(_NOISE) and not line.startswith('debug')]
+    return lines[-1] if lines else 'ssh exited without an error message'
+
+
+class _PasswordFifo:
+    """Serves one password to SSH_ASKPASS through a FIFO in a private directory: never argv, never a file."""
+
+    def __init__(self, control_dir: str, password: str):
+        self._dir = tempfile.mkdtemp(prefix='mh-askpass-', dir=control_dir)
+        self.path = os.path.join(self._dir, 'fifo')
+        os.mkfifo(self.path, 0o600)
+        self._data = (password + '\n').encode('utf-8')
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError), open(self.path, 'wb') as fifo:
+            fifo.write(self._data)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            # Nobody asked: open the reading end so the writer thread can finish.
+            with contextlib.suppress(OSError):
+                os.close(os.open(self.path, os.O_RDONLY | os.O_NONBLOCK))
+            self._thread.join(2)
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        with contextlib.suppress(OSError):
+            os.rmdir(self._dir)
+
+
+class OpenSSHRoute:
+    """The hops in front of one target, as the OpenSSH client sees them."""
+
+    def __init__(self, hops: tuple[Hop, ...], runtime_dir: str, *, ssh_executable: str = 'ssh',
+                 connect_timeout: int | None = 10, control_persist: str = '60s', forward_agent: bool = False):
+        self.hops = hops
+        self.runtime_dir = runtime_dir
+        self.config_path = os.path.join(runtime_dir, f'mh-{chain_digest(hops, forward_agent, control_persist)}.conf')
+        self.runtime = RuntimeSettings(control_dir=runtime_dir, config_path=self.config_path,
+                                       control_persist=control_persist, connect_timeout=connect_timeout,
+                                       ssh_executable=ssh_executable)
+        self.forward_agent = forward_agent
+        self.connect_timeout = connect_timeout or 10
+
+    def ssh_args(self) -> list[str]:
+        """Arguments for ssh, scp and sftp that send them along the route."""
+        key, value = route_option(self.hops, ssh_executable=self.runtime.ssh_executable,
+                                  config_path=self.config_path)
+        return ['-F', self.config_path, '-o', f'{key}={value}',
+                '-o', 'ForwardAgent=' + ('yes' if self.forward_agent else 'no')]
+
+    def control_path(self, *target: object) -> str:
+        return control_path(self.hops, self.runtime_dir, *target)
+
+    def prepare(self) -> None:
+        """Write the route's config and make sure every hop has a live master connection."""
+        os.makedirs(self.runtime_dir, mode=0o700, exist_ok=True)
+        if not os.path.exists(self.config_path):
+            write_private_file(self.config_path,
+                               render_plugin_config(self.hops, self.runtime, forward_agent=self.forward_agent))
+        for index, hop in enumerate(self.hops):
+            if hop.type == 'socks5':
+                continue
+            socket_path = control_path(self.hops[:index + 1], self.runtime_dir)
+            if master_is_alive(socket_path):
+                continue
+            with file_lock(socket_path + '.lock', timeout=self.connect_timeout * 3 + 30):
+                if not master_is_alive(socket_path):
+                    self._start_master(index, socket_path)
+
+    def _start_master(self, index: int, socket_path: str) -> None:
+        hop = self.hops[index]
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(socket_path)  # stale: its master is gone, and ssh will not replace it
+        command = [self.runtime.ssh_executable, '-F', self.config_path, '-N', '-f', '-o', 'ControlMaster=yes']
+        env = dict(os.environ)
+        fifo = None
+        if hop.password:
+            fifo = _PasswordFifo(self.runtime_dir, hop.password)
+            command += ['-o', 'BatchMode=no', '-o', 'NumberOfPasswordPrompts=1']
+            env.update(SSH_ASKPASS=self._askpass_script(), SSH_ASKPASS_REQUIRE='force', MULTIHOP_ASKPASS_FIFO=fifo.path)
+        command.append(hop.alias)
+        try:
+            # stderr goes to a file: with -f, the master keeps it open long after this call returns.
+            with tempfile.TemporaryFile(dir=self.runtime_dir) as errors:
+                process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                           stderr=errors, env=env, start_new_session=True)
+                try:
+                    returncode = process.wait(timeout=self.connect_timeout * 2 + 10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, 9)
+                    process.wait()
+                    raise HopConnectionError(f'{hop_label(self.hops, index)}: timed out while logging in')
+                errors.seek(0)
+                stderr = errors.read().decode('utf-8', errors='replace')
+        finally:
+            if fifo:
+                fifo.close()
+        if returncode != 0 or not master_is_alive(socket_path):
+            raise HopConnectionError(f'{hop_label(self.hops, index)}: {summarize_ssh_error(stderr)}')
+
+    def _askpass_script(self) -> str:
+        path = os.path.join(self.runtime_dir, 'mh-askpass')
+        if not os.path.exists(path):
+            write_private_file(path, ASKPASS_SCRIPT, mode=0o700)
+        return path

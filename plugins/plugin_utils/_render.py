@@ -1,0 +1,131 @@
+# Copyright (c) 2026, jumphosts.multihop contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Render resolved chains as ssh_config text. Pure logic, no I/O.
+
+One renderer serves the connection plugin (with run-time lines such as ControlPath) and
+everything that writes ssh_config for people (without them).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
+    DEFAULT_SOCKS_PORT,
+    Hop,
+    chain_digest,
+)
+
+# OpenSSH appends ".XXXXXXXXXXXXXXXX" to a ControlPath while it creates the socket; sun_path holds 108 bytes.
+MAX_CONTROL_PATH = 108 - 1 - 17
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """Lines that only matter when the plugin itself runs ssh."""
+
+    control_dir: str
+    config_path: str
+    control_persist: str = '60s'
+    connect_timeout: int | None = None
+    ssh_executable: str = 'ssh'
+
+
+def format_value(key: str, value: str) -> str:
+    # ssh takes the rest of a ProxyCommand line verbatim, quotes included; other values are split into words.
+    if key == 'ProxyCommand' or not any(c.isspace() for c in value):
+        return value
+    return f'"{value}"'
+
+
+def render_block(alias: str, options: list[tuple[str, str]]) -> str:
+    lines = [f'Host {alias}'] + [f'  {key} {format_value(key, value)}' for key, value in options]
+    return '\n'.join(lines) + '\n'
+
+
+def control_path(hops: tuple[Hop, ...], control_dir: str, *extra: object) -> str:
+    """The socket of the master connection to the last of ``hops``; unique for the whole route."""
+    path = os.path.join(control_dir, 'mh-' + chain_digest(hops, *extra))
+    if len(path.encode('utf-8')) > MAX_CONTROL_PATH:
+        raise ValueError(f'ControlPath {path!r} is too long for a UNIX socket; choose a shorter control_path_dir')
+    return path
+
+
+def route_option(hops: tuple[Hop, ...], *, ssh_executable: str = 'ssh',
+                 config_path: str | None = None) -> tuple[str, str] | None:
+    """How to reach whatever comes after ``hops``: ProxyJump or ProxyCommand, never both."""
+    if not hops:
+        return None
+    last = hops[-1]
+    if last.type == 'ssh':
+        return 'ProxyJump', last.alias
+    if last.type == 'socks5':
+        host = f'[{last.host}]' if ':' in last.host else last.host
+        return 'ProxyCommand', f'nc -X 5 -x {host}:{last.port or DEFAULT_SOCKS_PORT} %h %p'
+    # netcat: run nc on the hop itself, over an ordinary session.
+    words = [ssh_executable]
+    if config_path:
+        words += ['-F', config_path]
+    command = ' '.join(shlex.quote(w).replace('%', '%%') for w in words)
+    return 'ProxyCommand', f'{command} {last.alias} nc %h %p'
+
+
+def hop_options(hop: Hop, route: tuple[str, str] | None, *, forward_agent: bool = False) -> list[tuple[str, str]]:
+    """The lines that describe one hop, for people and for the plugin alike."""
+    options = [('HostName', hop.host)]
+    if hop.port:
+        options.append(('Port', str(hop.port)))
+    if hop.user:
+        options.append(('User', hop.user))
+    if hop.private_key_file:
+        options += [('IdentityFile', hop.private_key_file), ('IdentitiesOnly', 'yes')]
+    if route:
+        options.append(route)
+    options.append(('ForwardAgent', 'yes' if forward_agent else 'no'))
+    if hop.host_key_checking is False:
+        options.append(('StrictHostKeyChecking', 'no'))
+    options += list(hop.options)
+    return options
+
+
+def runtime_options(hops: tuple[Hop, ...], runtime: RuntimeSettings) -> list[tuple[str, str]]:
+    """Connection sharing and non-interactive settings for the last of ``hops``."""
+    options = [
+        ('ControlMaster', 'auto'),
+        ('ControlPath', control_path(hops, runtime.control_dir)),
+        ('ControlPersist', runtime.control_persist),
+        # The plugin answers password prompts itself when it opens the master; nothing may prompt later.
+        ('BatchMode', 'yes'),
+    ]
+    if runtime.connect_timeout:
+        options.append(('ConnectTimeout', str(runtime.connect_timeout)))
+    if not hops[-1].password:
+        options += [('PasswordAuthentication', 'no'), ('KbdInteractiveAuthentication', 'no')]
+    return options
+
+
+def render_hops(hops: tuple[Hop, ...], *, forward_agent: bool = False, runtime: RuntimeSettings | None = None,
+                ssh_executable: str = 'ssh', config_path: str | None = None) -> str:
+    """Host blocks for every ssh server in ``hops`` (a socks5 proxy gets none)."""
+    if runtime:
+        ssh_executable, config_path = runtime.ssh_executable, runtime.config_path
+    blocks = []
+    for index, hop in enumerate(hops):
+        if hop.type == 'socks5':
+            continue
+        route = route_option(hops[:index], ssh_executable=ssh_executable, config_path=config_path)
+        options = hop_options(hop, route, forward_agent=forward_agent)
+        if runtime:
+            options += runtime_options(hops[:index + 1], runtime)
+        blocks.append(render_block(hop.alias, options))
+    return '\n'.join(blocks)
+
+
+def render_plugin_config(hops: tuple[Hop, ...], runtime: RuntimeSettings, *, forward_agent: bool = False) -> str:
+    """The private config the plugin passes with ``-F``; the user's own files still apply after it."""
+    header = (f'# Generated by jumphosts.multihop for route {chain_digest(hops)}. Do not edit.\n'
+              '# First value wins: these hops are described first, the user\'s own files still apply after them.\n\n')
+    footer = '\nHost *\n  Include ~/.ssh/config\n  Include /etc/ssh/ssh_config\n'
+    return header + render_hops(hops, forward_agent=forward_agent, runtime=runtime) + footer
