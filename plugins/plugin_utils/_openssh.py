@@ -27,6 +27,8 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import 
 )
 
 ASKPASS_SCRIPT = '#!/bin/sh\n# jumphosts.multihop: hands ssh one hop password through a private FIFO.\nexec cat -- "$MULTIHOP_ASKPASS_FIFO"\n'
+# What ssh says when a forward through a shared master fails, without the reason.
+_HIDDEN_BY_MUX = ('Stdio forwarding request failed', 'kex_exchange_identification', 'Connection closed by UNKNOWN')
 _NOISE = ('Warning: Permanently added', 'Pseudo-terminal will not be allocated')
 
 
@@ -183,7 +185,30 @@ class OpenSSHRoute:
             if fifo:
                 fifo.close()
         if returncode != 0 or not master_is_alive(socket_path):
-            raise HopConnectionError(f'{hop_label(self.hops, index)}: {summarize_ssh_error(stderr)}')
+            reason = summarize_ssh_error(stderr)
+            if index > 0 and self.hops[index - 1].type == 'ssh' and reason.startswith(_HIDDEN_BY_MUX):
+                reason = self._forward_failure(index) or reason
+            raise HopConnectionError(f'{hop_label(self.hops, index)}: {reason}')
+
+    def _forward_failure(self, index: int) -> str | None:
+        """Why the previous hop could not connect to this one.
+
+        A forward through a shared master only says that it failed; the master knows why but logs
+        elsewhere. On this failure path only, ask once more without the master to learn the reason.
+        """
+        hop, previous = self.hops[index], self.hops[index - 1]
+        host = f'[{hop.host}]' if ':' in hop.host else hop.host
+        command = [self.runtime.ssh_executable, '-F', self.config_path, '-o', 'ControlMaster=no',
+                   '-o', 'ControlPath=none', '-W', f'{host}:{hop.port or 22}', previous.alias]
+        try:
+            result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
+                                    timeout=self.connect_timeout * 2 + 5, check=False)
+        except subprocess.TimeoutExpired:
+            return None
+        for line in result.stderr.decode('utf-8', errors='replace').splitlines():
+            if 'open failed: ' in line:
+                return f'{previous.name} could not open a connection to it: {line.split("open failed: ", 1)[1]}'
+        return None
 
     def _askpass_script(self) -> str:
         path = os.path.join(self.runtime_dir, 'mh-askpass')

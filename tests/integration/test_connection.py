@@ -1,0 +1,245 @@
+"""jumphosts.multihop.ssh through real OpenSSH servers in the lab (see tests/lab/README.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from ansible_run import add_hosts, count_logins, lab_inventory, run_playbook
+
+LAB_SCRIPT = Path(__file__).resolve().parents[1] / 'lab' / 'lab.py'
+
+
+def play(hosts, tasks, **keywords):
+    return dict({'name': 'multihop test', 'hosts': hosts, 'gather_facts': False, 'tasks': tasks}, **keywords)
+
+
+def address_check(expected_user_var='ansible_user'):
+    """Tasks proving the command ran on the host itself: its own address and login user."""
+    return [
+        {'name': 'read addresses', 'ansible.builtin.command': 'hostname -I', 'register': 'addresses',
+         'changed_when': False},
+        {'name': 'read user', 'ansible.builtin.command': 'id -un', 'register': 'login', 'changed_when': False},
+        {'name': 'ran on the target as its user', 'ansible.builtin.assert': {'that': [
+            'ansible_host in addresses.stdout.split()',
+            f'login.stdout == {expected_user_var}',
+        ]}},
+    ]
+
+
+def test_one_and_two_hop_chains_with_their_own_user_port_and_key(lab, tmp_path):
+    result = run_playbook(tmp_path, lab_inventory(lab), [play('t01,deep1,bastion2', address_check())])
+    result.assert_ok('t01', 'deep1', 'bastion2')
+    assert result.recap['deep1']['ok'] == 3
+
+
+# OpenSSH 9's scp speaks SFTP, which takes the shell-quoted remote path literally: ansible.builtin.ssh
+# cannot fetch a name that needs quoting (spaces, non-ASCII) over scp either, so scp fetches a plain name.
+REMOTE_PATHS = {'sftp': '/tmp/multihop dir/sftp ünï ✓.txt', 'scp': '/tmp/multihop_scp.txt',
+                'piped': '/tmp/multihop dir/piped ünï ✓.txt'}
+
+
+def test_every_transfer_method_copies_and_fetches_unicode_names(lab, tmp_path):
+    source = tmp_path / 'ünïcödé file ✓.txt'
+    source.write_text('multihop payload ✓\n', encoding='utf-8')
+    fetched = tmp_path / 'fetched'
+    tasks = []
+    for method, remote in REMOTE_PATHS.items():
+        tasks += [
+            {'name': f'directory for {method}', 'ansible.builtin.file': {'path': '/tmp/multihop dir', 'state': 'directory',
+                                                                        'mode': '0755'}},
+            {'name': f'copy with {method}', 'ansible.builtin.copy': {'src': str(source), 'dest': remote, 'mode': '0644'},
+             'vars': {'ansible_ssh_transfer_method': method}},
+            {'name': f'fetch with {method}', 'ansible.builtin.fetch': {'src': remote, 'dest': f'{fetched}/{method}/',
+                                                                       'flat': True},
+             'vars': {'ansible_ssh_transfer_method': method}},
+        ]
+    result = run_playbook(tmp_path, lab_inventory(lab), [play('deep1', tasks)])
+    result.assert_ok('deep1')
+    for method, remote in REMOTE_PATHS.items():
+        assert (fetched / method / Path(remote).name).read_text(encoding='utf-8') == 'multihop payload ✓\n'
+
+
+def test_become_with_a_sudo_password_behind_a_bastion(lab, tmp_path):
+    tasks = [{'name': 'whoami as root', 'ansible.builtin.command': 'id -u', 'register': 'uid', 'changed_when': False},
+             {'name': 'is root', 'ansible.builtin.assert': {'that': "uid.stdout == '0'"}}]
+    result = run_playbook(tmp_path, lab_inventory(lab), [play('t01,deep1', tasks, become=True)])
+    result.assert_ok('t01', 'deep1')
+
+
+def test_pipelining_reset_connection_and_wait_for_connection(lab, tmp_path):
+    tasks = [
+        {'name': 'first', 'ansible.builtin.command': 'true', 'changed_when': False},
+        {'name': 'reset', 'ansible.builtin.meta': 'reset_connection'},
+        {'name': 'wait', 'ansible.builtin.wait_for_connection': {'timeout': 30}},
+        {'name': 'after reset', 'ansible.builtin.ping': {}},
+    ]
+    result = run_playbook(tmp_path, lab_inventory(lab), [play('t01,deep1', tasks, vars={'ansible_pipelining': True})])
+    result.assert_ok('t01', 'deep1')
+
+
+def test_delegate_to_a_host_behind_bastions_uses_its_chain(lab, tmp_path):
+    tasks = [{'name': 'on deep1', 'ansible.builtin.command': 'hostname -I', 'register': 'addresses',
+              'changed_when': False, 'delegate_to': 'deep1'},
+             {'name': 'ran on deep1', 'ansible.builtin.assert': {
+                 'that': "hostvars['deep1'].ansible_host in addresses.stdout.split()"}}]
+    result = run_playbook(tmp_path, lab_inventory(lab), [play('t01', tasks)])
+    result.assert_ok('t01')
+
+
+def test_one_master_per_hop_shared_by_all_targets_and_forks(lab, tmp_path):
+    targets = ','.join(lab['targets'])
+    log = lab['hosts']['bastion1']['log']
+    before = count_logins(log, 'jump1')
+    tasks = [{'name': 'one', 'ansible.builtin.command': 'true', 'changed_when': False},
+             {'name': 'two', 'ansible.builtin.ping': {}}]
+    result = run_playbook(tmp_path, lab_inventory(lab), [play(targets, tasks)], '--forks', '10')
+    result.assert_ok(*lab['targets'])
+    assert count_logins(log, 'jump1') - before == 1
+
+
+def test_different_passwords_on_bastion_and_target(lab, tmp_path):
+    users = lab['users']
+    inventory = add_hosts(lab_inventory(lab), 'passwords', {
+        'pwbastion': {'ansible_host': lab['hosts']['bastion1']['address'], 'ansible_user': 'pwjump',
+                      'ansible_password': users['pwjump']['password']},
+        'pwtarget': {'ansible_host': lab['targets']['t01'], 'ansible_user': 'admin',
+                     'ansible_password': users['admin']['password'], 'multihop_via': 'pwbastion',
+                     'ansible_ssh_password_mechanism': 'ssh_askpass'},
+    })
+    assert users['pwjump']['password'] != users['admin']['password']
+    result = run_playbook(tmp_path, inventory, [play('pwtarget', address_check())])
+    result.assert_ok('pwtarget')
+    assert users['pwjump']['password'] not in result.output
+
+
+def test_wrong_bastion_password_names_the_hop(lab, tmp_path):
+    inventory = add_hosts(lab_inventory(lab), 'passwords', {
+        'pwbastion': {'ansible_host': lab['hosts']['bastion1']['address'], 'ansible_user': 'pwjump',
+                      'ansible_password': 'not-the-password'},
+        'pwtarget': {'ansible_host': lab['targets']['t01'], 'multihop_via': 'pwbastion'},
+    }, {'ansible_user': 'admin', 'ansible_ssh_private_key_file': lab['users']['admin']['key']})
+    result = run_playbook(tmp_path, inventory, [play('pwtarget', [{'ansible.builtin.ping': {}}])])
+    result.assert_unreachable('pwtarget', 'hop 1/2 pwbastion pwjump@10.203.1.2:22', 'Permission denied')
+
+
+def test_netcat_hop_through_a_bastion_that_denies_tcp_forwarding(lab, tmp_path):
+    ncjump = {'ansible_host': lab['hosts']['bastion1']['address'], 'ansible_user': 'ncjump',
+              'ansible_ssh_private_key_file': lab['users']['ncjump']['key']}
+    target = {'ansible_host': lab['targets']['t02'], 'ansible_user': 'admin',
+              'ansible_ssh_private_key_file': lab['users']['admin']['key']}
+    inventory = add_hosts(lab_inventory(lab), 'netcat', {
+        'ncbastion': dict(ncjump, multihop_type='netcat'),
+        'jumpbastion': ncjump,
+        'via_netcat': dict(target, multihop_via='ncbastion'),
+        'via_proxyjump': dict(target, multihop_via='jumpbastion'),
+    })
+    result = run_playbook(tmp_path, inventory, [play('via_netcat,via_proxyjump', address_check())])
+    assert result.recap['via_netcat'] == {'ok': 3, 'changed': 0, 'unreachable': 0, 'failed': 0}, result.output
+    # The same bastion refuses ProxyJump: the netcat hop type is what makes the first one work.
+    assert result.recap['via_proxyjump']['unreachable'] == 1, result.output
+
+
+def test_socks5_hop(lab, tmp_path):
+    socks = lab['socks']
+    inventory = add_hosts(lab_inventory(lab), 'socks', {
+        'via_socks': {'ansible_host': lab['targets']['t03'],
+                      'multihop_via': {'host': socks['host'], 'port': socks['port'], 'type': 'socks5'}},
+    }, {'ansible_user': 'admin', 'ansible_ssh_private_key_file': lab['users']['admin']['key']})
+    result = run_playbook(tmp_path, inventory, [play('via_socks', address_check())])
+    result.assert_ok('via_socks')
+
+
+def test_host_key_mismatch_on_a_hop_is_refused(lab, tmp_path):
+    wrong = tmp_path / 'wrong_known_hosts'
+    bastion2_key = lab['hosts']['bastion2']['host_key']
+    wrong.write_text(f"{lab['hosts']['bastion1']['address']} {bastion2_key}\n")
+    inventory = lab_inventory(lab)
+    inventory['all']['children']['bastions']['hosts']['bastion1']['ansible_ssh_common_args'] = \
+        f'-o UserKnownHostsFile={wrong} -o StrictHostKeyChecking=yes'
+    result = run_playbook(tmp_path, inventory, [play('t01', [{'ansible.builtin.ping': {}}])])
+    result.assert_unreachable('t01', 'hop 1/2 bastion1 jump1@10.203.1.2:22', 'Host key verification failed')
+
+
+def test_unknown_host_key_on_a_hop_is_refused_not_accepted(lab, tmp_path):
+    empty = tmp_path / 'empty_known_hosts'
+    empty.write_text('')
+    inventory = lab_inventory(lab)
+    inventory['all']['children']['bastions']['hosts']['bastion1']['ansible_ssh_common_args'] = \
+        f'-o UserKnownHostsFile={empty}'
+    result = run_playbook(tmp_path, inventory, [play('t01', [{'ansible.builtin.ping': {}}])])
+    result.assert_unreachable('t01', 'hop 1/2 bastion1', 'Host key verification failed')
+    assert empty.read_text() == ''
+
+
+@pytest.fixture
+def bastion2_down(lab):
+    subprocess.run([sys.executable, str(LAB_SCRIPT), 'stop', 'bastion2'], check=True, capture_output=True)
+    yield
+    subprocess.run([sys.executable, str(LAB_SCRIPT), 'start', 'bastion2'], check=True, capture_output=True)
+
+
+def test_a_bastion_that_is_down_is_named(lab, tmp_path, bastion2_down):
+    result = run_playbook(tmp_path, lab_inventory(lab), [play('deep1,t01', [{'ansible.builtin.ping': {}}])])
+    result.assert_unreachable('deep1', 'hop 2/3 bastion2 jump2@10.203.3.2:2222: bastion1 could not open a connection',
+                              'Connection refused')
+    assert result.recap['t01'] == {'ok': 1, 'changed': 0, 'unreachable': 0, 'failed': 0}, result.output
+
+
+HOSTILE_HOPS = [
+    pytest.param('10.203.1.2\nProxyCommand touch {marker}', 'whitespace is not allowed', id='newline-in-string-hop'),
+    pytest.param({'host': '10.203.1.2\nProxyCommand touch {marker}'}, 'invalid host', id='newline-in-host'),
+    pytest.param({'host': '-oProxyCommand=touch {marker}'}, 'invalid host', id='option-as-host'),
+    pytest.param({'host': '10.203.1.2', 'user': '-oProxyCommand=touch {marker}'}, 'invalid user',
+                 id='option-as-user'),
+    pytest.param({'host': '10.203.1.2', 'port': '22 -oProxyCommand=touch {marker}'}, 'invalid port',
+                 id='option-in-port'),
+    pytest.param({'host': '10.203.1.2', 'ssh_args': '-o ProxyCommand="touch {marker}"'}, 'multihop_via instead',
+                 id='proxycommand-in-ssh-args'),
+    pytest.param({'host': '10.203.1.2', 'ssh_args': '-o "IdentityFile=/x\nProxyCommand touch {marker}"'},
+                 'invalid value', id='newline-in-option'),
+    pytest.param({'host': '10.203.1.2', 'private_key_file': '/k/%h{marker}'}, 'invalid private key file',
+                 id='percent-token'),
+]
+
+
+@pytest.mark.parametrize('hop, message', HOSTILE_HOPS)
+def test_hostile_inventory_values_never_reach_ssh(lab, tmp_path, hop, message):
+    marker = Path(tempfile.mkdtemp(prefix='mh-inject')) / 'pwned'
+    hop = hop.format(marker=marker) if isinstance(hop, str) else {k: str(v).format(marker=marker)
+                                                                   for k, v in hop.items()}
+    inventory = add_hosts(lab_inventory(lab), 'hostile', {
+        'victim': {'ansible_host': lab['targets']['t01'], 'multihop_via': hop},
+    }, {'ansible_user': 'admin', 'ansible_ssh_private_key_file': lab['users']['admin']['key']})
+    result = run_playbook(tmp_path, inventory, [play('victim', [{'ansible.builtin.ping': {}}])])
+    assert result.rc != 0
+    assert result.recap['victim']['failed'] == 1, result.output
+    assert 'host victim: multihop_via' in result.output and message in result.output, result.output
+    assert not marker.exists()
+
+
+def test_hostile_value_in_a_hops_inventory_vars(lab, tmp_path):
+    marker = Path(tempfile.mkdtemp(prefix='mh-inject')) / 'pwned'
+    inventory = add_hosts(lab_inventory(lab), 'hostile', {
+        'evilbastion': {'ansible_host': lab['hosts']['bastion1']['address'],
+                        'ansible_user': f'jump1\nProxyCommand touch {marker}'},
+        'victim': {'ansible_host': lab['targets']['t01'], 'multihop_via': 'evilbastion'},
+    })
+    result = run_playbook(tmp_path, inventory, [play('victim', [{'ansible.builtin.ping': {}}])])
+    assert result.recap['victim']['failed'] == 1, result.output
+    assert 'host victim: multihop_via[0] (evilbastion): invalid user' in result.output
+    assert not marker.exists()
+
+
+def test_a_cycle_is_an_error(lab, tmp_path):
+    inventory = add_hosts(lab_inventory(lab), 'loop', {
+        'loop_a': {'ansible_host': '10.203.1.2', 'multihop_via': 'loop_b'},
+        'loop_b': {'ansible_host': '10.203.1.2', 'multihop_via': 'loop_a'},
+    })
+    result = run_playbook(tmp_path, inventory, [play('loop_a', [{'ansible.builtin.ping': {}}])])
+    assert result.recap['loop_a']['failed'] == 1
+    assert 'multihop_via has a cycle: loop_a -> loop_b -> loop_a' in result.output

@@ -1,0 +1,83 @@
+"""The real plugin, loaded by ansible-core; only the OpenSSH seam (opening hop masters) is faked."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
+from ansible.playbook.play_context import PlayContext
+from ansible.plugins.loader import connection_loader
+from ansible.template import Templar
+from ansible.utils.display import Display
+
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _openssh
+
+HOSTVARS = {
+    'bastion1': {'ansible_host': '10.203.1.2', 'ansible_user': 'jump1', 'ansible_ssh_private_key_file': '/k/jump1'},
+}
+
+
+def connect(tmp_path, variables, name='jumphosts.multihop.ssh'):
+    connection = connection_loader.get(name, PlayContext(), None)
+    variables = dict({'inventory_hostname': 't01', 'ansible_host': '10.203.2.11', 'hostvars': HOSTVARS,
+                      'ansible_control_path_dir': str(tmp_path)}, **variables)
+    var_options = connection._resolve_option_variables(variables, Templar(loader=None, variables=variables))
+    connection.set_options(var_options=var_options)
+    connection.host = '10.203.2.11'
+    return connection
+
+
+@pytest.fixture
+def prepared(monkeypatch):
+    calls = []
+    monkeypatch.setattr(_openssh.OpenSSHRoute, 'prepare', lambda route: calls.append(route.hops))
+    return calls
+
+
+def test_without_a_chain_the_command_is_the_builtin_one(tmp_path, prepared):
+    ours = connect(tmp_path, {})._build_command('ssh', 'ssh', '10.203.2.11', 'true')
+    builtin = connect(tmp_path, {}, name='ansible.builtin.ssh')._build_command('ssh', 'ssh', '10.203.2.11', 'true')
+    assert ours == builtin
+    assert prepared == []
+
+
+def test_chain_adds_private_config_and_route_right_after_the_binary(tmp_path, prepared):
+    connection = connect(tmp_path, {'multihop_via': 'bastion1'})
+    command = [arg.decode() for arg in connection._build_command('sftp', 'sftp', '10.203.2.11')]
+    assert command[0] == 'sftp'
+    assert command[1] == '-F' and command[2].startswith(str(tmp_path)) and command[2].endswith('.conf')
+    assert command[3:7] == ['-o', 'ProxyJump=bastion1', '-o', 'ForwardAgent=no']
+    assert [hop.name for hop in prepared[0]] == ['bastion1']
+
+
+def test_control_path_covers_the_route(tmp_path, prepared):
+    direct = connect(tmp_path, {})._create_control_path('10.0.0.5', 22, 'admin')
+    behind_1 = connect(tmp_path, {'multihop_via': 'bastion1'})._create_control_path('10.0.0.5', 22, 'admin')
+    behind_2 = connect(tmp_path, {'multihop_via': 'other@10.9.9.9'})._create_control_path('10.0.0.5', 22, 'admin')
+    assert len({direct, behind_1, behind_2}) == 3
+
+
+def test_bad_chain_is_an_error_naming_host_and_hop(tmp_path, prepared):
+    connection = connect(tmp_path, {'multihop_via': ['bastion1', {'host': 'x\nProxyCommand touch /tmp/p'}]})
+    with pytest.raises(AnsibleError, match=r'host t01: multihop_via\[1\]: invalid host'):
+        connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')
+    assert prepared == []
+
+
+def test_hop_failure_is_unreachable_and_names_the_hop(tmp_path, monkeypatch):
+    def refuse(route):
+        raise _openssh.HopConnectionError('hop 1/2 bastion1 jump1@10.203.1.2:22: Connection refused')
+
+    monkeypatch.setattr(_openssh.OpenSSHRoute, 'prepare', refuse)
+    connection = connect(tmp_path, {'multihop_via': 'bastion1'})
+    with pytest.raises(AnsibleConnectionFailure, match='hop 1/2 bastion1 jump1@10.203.1.2:22: Connection refused'):
+        connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')
+
+
+def test_forward_agent_warns(tmp_path, prepared, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(Display, 'warning', lambda self, msg, *args, **kwargs: warnings.append(msg))
+    connection = connect(tmp_path, {'multihop_via': 'bastion1', 'multihop_forward_agent': True})
+    command = [arg.decode() for arg in connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')]
+    assert 'ForwardAgent=yes' in command
+    assert 'root on a hop' in warnings[0]
