@@ -93,12 +93,12 @@ sanity: install ## ansible-test sanity on ansible-core 2.21, Python 3.12, offlin
 	$(VENV)/bin/python tests/ci/seed_ansible_test_pip.py
 	cd $(STAGE) && PATH=$(VENV)/bin:$$PATH ansible-test sanity --local --python $(SANITY_PYTHON) --color no
 
-unit: install ## pytest tests/unit on ansible-core 2.21 and 2.19 (includes test_ee on 2.21)
+unit: install ## pytest tests/unit on ansible-core 2.21 and 2.19
 	$(TEST_ENV) $(VENV)/bin/python -m pytest $(UNIT_ARGS) tests/unit
 	$(TEST_ENV) $(VENV219)/bin/python -m pytest $(UNIT_ARGS) tests/unit
 
 ee: install ## ansible-builder create with this collection, and its introspection
-	$(TEST_ENV) $(VENV)/bin/python -m pytest $(UNIT_ARGS) tests/unit/test_ee.py
+	$(TEST_ENV) $(VENV)/bin/python -m pytest $(UNIT_ARGS) tests/ee
 
 integration: install ## pytest tests/integration against the lab, ansible-core 2.21 (root)
 	$(call with_venv,$(VENV)) $(VENV)/bin/python -m pytest tests/integration
@@ -131,9 +131,9 @@ demo: install lab-up ## Lab up + playbooks/demo.yml through the bastions (leaves
 # (The sub-make is named through SUBMAKE, not $(MAKE): make runs any line that names
 # $(MAKE) even under `make -n`, which would take a running lab down.)
 SUBMAKE = $(MAKE)
-test: ## deps, venvs, lint, sanity, unit, integration (2.21, 2.19), molecule
+test: ## deps, venvs, lint, sanity, unit, ee, integration (2.21, 2.19), molecule
 	tests/ci/with-lab-teardown.sh $(VENV)/bin/python \
-	  $(SUBMAKE) deps venv lint install sanity unit integration integration-2.19 molecule
+	  $(SUBMAKE) deps venv lint install sanity unit ee integration integration-2.19 molecule
 
 clean: ## Remove build and test output
 	rm -rf $(BUILD) tests/output .pytest_cache

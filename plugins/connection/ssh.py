@@ -15,7 +15,7 @@ description:
   - Each hop keeps one authenticated master connection, opened under a lock and shared by every target behind
     it and by every fork, so a bastion sees one login per C(ControlPersist) window instead of one per task.
   - Agent forwarding is off on every hop and on the target unless O(multihop_forward_agent) is set.
-author: jumphosts.multihop contributors
+author: jumphosts.multihop contributors (@jumphosts)
 extends_documentation_fragment:
   - ansible.builtin.connection_pipelining
   - jumphosts.multihop._builtin_ssh
@@ -72,7 +72,8 @@ display = Display()
 
 FORWARD_AGENT_WARNING = ('multihop_forward_agent is on for {host}: anyone with root on a hop or on the target can '
                          'use your agent to log in as you while this connection is open.')
-NO_HOST_KEY_CHECK_WARNING = 'host key checking is off for {hop} on the way to {host}: a man in the middle would go unnoticed.'
+NO_HOST_KEY_CHECK_WARNING = ('host key checking is off for {hop} on the way to {host}: '
+                             'a man in the middle would go unnoticed.')
 
 
 class Connection(BuiltinSSHConnection):
@@ -121,9 +122,13 @@ class Connection(BuiltinSSHConnection):
 
     def _build_command(self, binary, subsystem, *other_args):
         route = self._multihop_route()
-        command = super()._build_command(binary, subsystem, *other_args)
         if route is None:
-            return command
+            return super()._build_command(binary, subsystem, *other_args)
+        if not self.get_option('control_path'):
+            # The same address behind different bastions is a different host: the socket name covers the route.
+            digest = chain_digest(self._hops, self.host, self.get_option('port'), self.get_option('remote_user'))
+            self.set_option('control_path', f'%(directory)s/mh-{digest}')
+        command = super()._build_command(binary, subsystem, *other_args)
         if '-O' not in other_args:  # control commands (reset) talk to the local master only
             try:
                 route.prepare()
@@ -131,9 +136,3 @@ class Connection(BuiltinSSHConnection):
                 raise AnsibleConnectionFailure(f'jumphosts.multihop: {e}') from e
         display.vvv(f'MULTIHOP ROUTE: {" -> ".join(h.name for h in self._hops)} -> {self.host}', host=self.host)
         return command[:1] + [to_bytes(arg) for arg in route.ssh_args()] + command[1:]
-
-    def _create_control_path(self, host, port, user, connection=None, pid=None):
-        if not self._hops:
-            return super()._create_control_path(host, port, user, connection, pid)
-        # The same address behind different bastions is a different host: the socket name covers the route.
-        return '%(directory)s/mh-' + chain_digest(self._hops, host, port, user, connection, pid)

@@ -225,7 +225,7 @@ def parse_ssh_args(args: object, where: str) -> tuple[tuple[str, str], ...]:
                                 'and "-i FILE"')
         key, sep, value = option.partition('=')
         if not sep:
-            key, _, value = option.partition(' ')
+            key, sep, value = option.partition(' ')
         key, value = key.strip(), value.strip()
         if not _OPTION_KEY_RE.match(key) or not value:
             raise MultihopError(f'{where}: malformed ssh option {option!r}, expected Key=Value')

@@ -26,7 +26,9 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import 
     route_option,
 )
 
-ASKPASS_SCRIPT = '#!/bin/sh\n# jumphosts.multihop: hands ssh one hop password through a private FIFO.\nexec cat -- "$MULTIHOP_ASKPASS_FIFO"\n'
+ASKPASS_SCRIPT = ('#!/bin/sh\n'
+                  '# jumphosts.multihop: hands ssh one hop password through a private FIFO.\n'
+                  'exec cat -- "$MULTIHOP_ASKPASS_FIFO"\n')
 # What ssh says when a forward through a shared master fails, without the reason.
 _HIDDEN_BY_MUX = ('Stdio forwarding request failed', 'kex_exchange_identification', 'Connection closed by UNKNOWN')
 _NOISE = ('Warning: Permanently added', 'Pseudo-terminal will not be allocated')
@@ -175,10 +177,10 @@ class OpenSSHRoute:
                                            stderr=errors, env=env, start_new_session=True)
                 try:
                     returncode = process.wait(timeout=self.connect_timeout * 2 + 10)
-                except subprocess.TimeoutExpired:
+                except subprocess.TimeoutExpired as e:
                     os.killpg(process.pid, 9)
                     process.wait()
-                    raise HopConnectionError(f'{hop_label(self.hops, index)}: timed out while logging in')
+                    raise HopConnectionError(f'{hop_label(self.hops, index)}: timed out while logging in') from e
                 errors.seek(0)
                 stderr = errors.read().decode('utf-8', errors='replace')
         finally:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: many targets behind one bastion, measured side by side in one run on the lab.
 
 Prints wall times, bastion logins and unreachable counts, and ratios between the methods:
@@ -41,7 +40,7 @@ RESOLUTION_PLAY = [{'name': 'resolution', 'hosts': 'timed', 'gather_facts': Fals
 
 
 def bring_up_lab(targets: int) -> dict:
-    status = subprocess.run([sys.executable, str(LAB), 'status'], capture_output=True, text=True)
+    status = subprocess.run([sys.executable, str(LAB), 'status'], capture_output=True, text=True, check=False)
     if status.returncode != 0 or json.loads(status.stdout).get('n_targets', 0) < targets:
         subprocess.run([sys.executable, str(LAB), 'up', '--targets', str(targets)], check=True)
         status = subprocess.run([sys.executable, str(LAB), 'status'], capture_output=True, text=True, check=True)
@@ -102,9 +101,9 @@ def run(inventory: Path, playbook: Path, forks: int, namespace: str | None = Non
     if namespace:
         command = ['ip', 'netns', 'exec', namespace, *command]
     start = time.monotonic()
-    process = subprocess.run(command, capture_output=True, text=True, env=env)
+    process = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     elapsed = time.monotonic() - start
-    subprocess.run(['pkill', '-f', control_dir], capture_output=True)  # close this run's masters
+    subprocess.run(['pkill', '-f', control_dir], capture_output=True, check=False)  # close this run's masters
     shutil.rmtree(control_dir, ignore_errors=True)
     unreachable = sum(int(m[2]) for m in RECAP.finditer(process.stdout))
     return elapsed, unreachable, process.stdout + process.stderr
@@ -117,7 +116,7 @@ def storm(lab: dict, workdir: Path, rounds: int, forks: int) -> dict[str, dict[s
     namespace = lab['hosts']['bastion1']['namespace']
     results: dict[str, dict[str, list]] = {m: {'wall': [], 'logins': [], 'unreachable': []}
                                            for m in ('builtin', 'multihop', 'direct')}
-    for _ in range(rounds):
+    for _round in range(rounds):
         for method in results:  # interleaved, so drift on this noisy machine hits every method alike
             before = logins(lab)
             wall, unreachable, output = run(paths[method], playbook, forks,
@@ -141,7 +140,7 @@ def resolution(lab: dict, workdir: Path, rounds: int, hosts: int) -> dict[str, l
         'multihop, big inventory': big_inventory(paths['multihop'], workdir, 'm-big', hosts, 5),
     }
     times: dict[str, list[float]] = {case: [] for case in cases}
-    for _ in range(rounds):
+    for _round in range(rounds):
         for case, inventory in cases.items():
             wall, unreachable, output = run(inventory, playbook, 5)
             if unreachable:
@@ -151,7 +150,7 @@ def resolution(lab: dict, workdir: Path, rounds: int, hosts: int) -> dict[str, l
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--targets', type=int, default=50)
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--big-inventory', type=int, default=5000)
@@ -165,8 +164,8 @@ def main() -> int:
     print(f'{"method":<10} {"median wall s":>14} {"bastion logins":>16} {"unreachable":>12}')
     for method, r in results.items():
         print(f'{method:<10} {statistics.median(r["wall"]):>14.2f} {str(r["logins"]):>16} {str(r["unreachable"]):>12}')
-    ratio = [m / d for m, d in zip(results['multihop']['wall'], results['direct']['wall'])]
-    ratio_builtin = [m / b for m, b in zip(results['multihop']['wall'], results['builtin']['wall'])]
+    ratio = [m / d for m, d in zip(results['multihop']['wall'], results['direct']['wall'], strict=True)]
+    ratio_builtin = [m / b for m, b in zip(results['multihop']['wall'], results['builtin']['wall'], strict=True)]
     print(f'ratio multihop/direct per round:  {", ".join(f"{r:.3f}" for r in ratio)} '
           f'(median {statistics.median(ratio):.3f}; target <= 1.05)')
     print(f'ratio multihop/builtin per round: {", ".join(f"{r:.3f}" for r in ratio_builtin)}')
@@ -174,7 +173,7 @@ def main() -> int:
     print(f'\nresolution: 10 pings on 5 targets, inventory of {args.big_inventory} extra hosts vs none')
     times = resolution(lab, workdir, args.rounds, args.big_inventory)
     for case, values in times.items():
-        print(f'{case:<28} median {statistics.median(values):6.2f} s  {["%.2f" % v for v in values]}')
+        print(f'{case:<28} median {statistics.median(values):6.2f} s  {[f"{v:.2f}" for v in values]}')
     big = statistics.median(times['multihop, big inventory']) / statistics.median(times['builtin, big inventory'])
     small = statistics.median(times['multihop, small inventory']) / statistics.median(times['builtin, small inventory'])
     size = statistics.median(times['multihop, big inventory']) / statistics.median(times['multihop, small inventory'])

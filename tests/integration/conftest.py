@@ -16,7 +16,7 @@ LAB_SCRIPT = Path(__file__).resolve().parents[1] / "lab" / "lab.py"
 
 def lab_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(LAB_SCRIPT), *args],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, check=False)
 
 
 def lab_is_up(n_targets: str) -> bool:

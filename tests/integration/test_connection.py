@@ -47,16 +47,15 @@ def test_every_transfer_method_copies_and_fetches_unicode_names(lab, tmp_path):
     source = tmp_path / 'ünïcödé file ✓.txt'
     source.write_text('multihop payload ✓\n', encoding='utf-8')
     fetched = tmp_path / 'fetched'
-    tasks = []
+    tasks = [{'name': 'directory with a space', 'ansible.builtin.file': {
+        'path': '/tmp/multihop dir', 'state': 'directory', 'mode': '0755'}}]
     for method, remote in REMOTE_PATHS.items():
+        method_vars = {'ansible_ssh_transfer_method': method}
         tasks += [
-            {'name': f'directory for {method}', 'ansible.builtin.file': {'path': '/tmp/multihop dir', 'state': 'directory',
-                                                                        'mode': '0755'}},
-            {'name': f'copy with {method}', 'ansible.builtin.copy': {'src': str(source), 'dest': remote, 'mode': '0644'},
-             'vars': {'ansible_ssh_transfer_method': method}},
-            {'name': f'fetch with {method}', 'ansible.builtin.fetch': {'src': remote, 'dest': f'{fetched}/{method}/',
-                                                                       'flat': True},
-             'vars': {'ansible_ssh_transfer_method': method}},
+            {'name': f'copy with {method}', 'vars': method_vars,
+             'ansible.builtin.copy': {'src': str(source), 'dest': remote, 'mode': '0644'}},
+            {'name': f'fetch with {method}', 'vars': method_vars,
+             'ansible.builtin.fetch': {'src': remote, 'dest': f'{fetched}/{method}/', 'flat': True}},
         ]
     result = run_playbook(tmp_path, lab_inventory(lab), [play('deep1', tasks)])
     result.assert_ok('deep1')
@@ -210,8 +209,10 @@ HOSTILE_HOPS = [
 @pytest.mark.parametrize('hop, message', HOSTILE_HOPS)
 def test_hostile_inventory_values_never_reach_ssh(lab, tmp_path, hop, message):
     marker = Path(tempfile.mkdtemp(prefix='mh-inject')) / 'pwned'
-    hop = hop.format(marker=marker) if isinstance(hop, str) else {k: str(v).format(marker=marker)
-                                                                   for k, v in hop.items()}
+    if isinstance(hop, str):
+        hop = hop.format(marker=marker)
+    else:
+        hop = {key: str(value).format(marker=marker) for key, value in hop.items()}
     inventory = add_hosts(lab_inventory(lab), 'hostile', {
         'victim': {'ansible_host': lab['targets']['t01'], 'multihop_via': hop},
     }, {'ansible_user': 'admin', 'ansible_ssh_private_key_file': lab['users']['admin']['key']})

@@ -25,7 +25,7 @@ LAB_SCRIPT = Path(__file__).resolve().parents[1] / "lab" / "lab.py"
 
 def lab_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(LAB_SCRIPT), *args],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, check=False)
 
 
 def refresh(lab: dict) -> dict:
@@ -59,7 +59,7 @@ def count_in_log(path: str, text: str) -> int:
 
 def in_namespace(namespace: str, *cmd: str) -> subprocess.CompletedProcess:
     return subprocess.run(["ip", "netns", "exec", namespace, *cmd],
-                          capture_output=True, text=True, timeout=30)
+                          capture_output=True, text=True, timeout=30, check=False)
 
 
 def strict_options(known_hosts: str, batch: bool = True) -> list[str]:
@@ -75,7 +75,7 @@ def direct_ssh(lab, user, address, port=22, key=None, known_hosts=None, command=
     options = strict_options(known_hosts or lab["known_hosts"])
     return subprocess.run(["ssh", *options, "-i", key, "-p", str(port),
                            f"{user}@{address}", command],
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
 
 
 def write_ssh_config(lab: dict, path: Path, control_dir: str | None = None) -> Path:
@@ -109,12 +109,12 @@ def ssh(config: Path, host: str, command: str = "true", input: str | None = None
         extra=()) -> subprocess.CompletedProcess:
     return subprocess.run(["ssh", "-F", str(config), *extra, host, command], input=input,
                           capture_output=True, text=True, timeout=60,
-                          stdin=None if input is not None else subprocess.DEVNULL)
+                          stdin=None if input is not None else subprocess.DEVNULL, check=False)
 
 
 def ssh_retry(config, host, command="true", attempts=20):
     """Logins right after a reload/start may race the listener."""
-    for _ in range(attempts):
+    for _attempt in range(attempts):
         result = ssh(config, host, command)
         if result.returncode == 0:
             return result
@@ -209,7 +209,7 @@ def password_ssh(lab, tmp_path, user, password):
                            "-o", "PreferredAuthentications=password", "-o", "NumberOfPasswordPrompts=1",
                            f"{user}@{lab['hosts']['bastion1']['address']}", "id -un"],
                           env=env, capture_output=True, text=True, timeout=30,
-                          stdin=subprocess.DEVNULL, start_new_session=True)
+                          stdin=subprocess.DEVNULL, start_new_session=True, check=False)
 
 
 def test_pwjump_logs_in_with_its_password(lab, tmp_path):
@@ -275,7 +275,7 @@ def test_socks_proxy_reaches_a_target(lab):
     socks = lab["socks"]
     result = subprocess.run(["nc", "-w", "2", "-X", "5", "-x", f"{socks['host']}:{socks['port']}",
                              lab["targets"]["t01"], "22"],
-                            stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False)
     assert result.stdout.startswith(b"SSH-2.0-OpenSSH"), result
 
 
@@ -334,14 +334,14 @@ def test_up_is_idempotent_and_down_cleans_everything(lab):
     assert rebuilt["up"] and rebuilt["n_targets"] == n + 1
     pids = [d["pid"] for d in rebuilt["daemons"].values()]
 
-    for _ in range(2):  # down is idempotent
+    for _twice in range(2):  # down is idempotent
         result = lab_cli("down")
         assert result.returncode == 0, result.stderr
-    assert "mhlab-" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "mhlab-" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
     assert not any(pid_alive(pid) for pid in pids)
     assert not list(Path("/etc/netns").glob("mhlab-*"))
     assert not Path("/sys/class/net/mhlab-c0").exists()
-    assert "10.203.0.0/16" not in subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+    assert "10.203.0.0/16" not in subprocess.run(["ip", "route"], capture_output=True, text=True, check=False).stdout
     assert lab_cli("status").returncode == 1
 
     # Leave a lab up for later modules and for the session teardown.

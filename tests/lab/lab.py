@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Throwaway multi-hop lab of real OpenSSH servers, one network namespace each.
 
     controller (root ns, mhlab-c0 10.203.1.1)
@@ -133,7 +132,7 @@ class LabError(Exception):
 # --------------------------------------------------------------------------
 
 def run(cmd: list[str], *, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, input=input, capture_output=True, text=True)
+    result = subprocess.run(cmd, input=input, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
         raise LabError(f"command failed ({result.returncode}): {' '.join(cmd)}\n{result.stderr.strip()}")
     return result
@@ -309,24 +308,44 @@ class Paths:
     root: Path
 
     @property
-    def keys(self) -> Path: return self.root / "keys"
-    @property
-    def logs(self) -> Path: return self.root / "logs"
-    @property
-    def run(self) -> Path: return self.root / "run"
-    @property
-    def homes(self) -> Path: return self.root / "homes"
-    @property
-    def lab_json(self) -> Path: return self.root / "lab.json"
-    @property
-    def inventory(self) -> Path: return self.root / "inventory.yml"
-    @property
-    def known_hosts(self) -> Path: return self.root / "known_hosts"
+    def keys(self) -> Path:
+        return self.root / "keys"
 
-    def key(self, user: str) -> Path: return self.keys / user
-    def log(self, daemon: str) -> Path: return self.logs / f"{daemon}.log"
-    def pidfile(self, daemon: str) -> Path: return self.run / f"{daemon}.pid"
-    def home(self, user: User) -> Path: return self.homes / user.host / user.name
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def homes(self) -> Path:
+        return self.root / "homes"
+
+    @property
+    def lab_json(self) -> Path:
+        return self.root / "lab.json"
+
+    @property
+    def inventory(self) -> Path:
+        return self.root / "inventory.yml"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.root / "known_hosts"
+
+    def key(self, user: str) -> Path:
+        return self.keys / user
+
+    def log(self, daemon: str) -> Path:
+        return self.logs / f"{daemon}.log"
+
+    def pidfile(self, daemon: str) -> Path:
+        return self.run / f"{daemon}.pid"
+
+    def home(self, user: User) -> Path:
+        return self.homes / user.host / user.name
 
 
 def state_paths() -> Paths:

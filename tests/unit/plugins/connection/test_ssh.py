@@ -50,11 +50,18 @@ def test_chain_adds_private_config_and_route_right_after_the_binary(tmp_path, pr
     assert [hop.name for hop in prepared[0]] == ['bastion1']
 
 
+def control_path_of(connection):
+    command = [arg.decode() for arg in connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')]
+    (path,) = [arg for arg in command if arg.startswith('ControlPath=')]
+    return path
+
+
 def test_control_path_covers_the_route(tmp_path, prepared):
-    direct = connect(tmp_path, {})._create_control_path('10.0.0.5', 22, 'admin')
-    behind_1 = connect(tmp_path, {'multihop_via': 'bastion1'})._create_control_path('10.0.0.5', 22, 'admin')
-    behind_2 = connect(tmp_path, {'multihop_via': 'other@10.9.9.9'})._create_control_path('10.0.0.5', 22, 'admin')
+    direct = control_path_of(connect(tmp_path, {}))
+    behind_1 = control_path_of(connect(tmp_path, {'multihop_via': 'bastion1'}))
+    behind_2 = control_path_of(connect(tmp_path, {'multihop_via': 'other@10.9.9.9'}))
     assert len({direct, behind_1, behind_2}) == 3
+    assert behind_1.startswith(f'ControlPath="{tmp_path}/mh-')
 
 
 def test_bad_chain_is_an_error_naming_host_and_hop(tmp_path, prepared):

@@ -8,8 +8,8 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     hop_label,
     parse_hop_string,
     parse_ssh_args,
-    resolve_host,
     resolve_hops,
+    resolve_host,
 )
 
 INVENTORY = {
@@ -68,7 +68,7 @@ class TestResolve:
         assert names(resolved.hops) == ['bastion1', 'bastion2']
 
     def test_password_is_never_shown(self):
-        (_, hop) = resolve_hops('deep1', 'bastion2', lookup)
+        hop = resolve_hops('deep1', 'bastion2', lookup)[1]
         assert 's3cret' not in repr(hop) and 's3cret' not in hop.identity
 
 
