@@ -487,6 +487,9 @@ def sshd_config(host: Host, n_targets: int) -> str:
         # One sshd stands in for N machines, each of which would have the
         # default 10:30:100 on its own.
         lines.append(f"MaxStartups {10 * n_targets}:30:{100 * n_targets}")
+    if host.name == "bastion2":
+        # A bastion that refuses agent forwarding, for the reachability audit; ProxyJump does not need it.
+        lines.append("AllowAgentForwarding no")
     if host.name == "bastion1":
         lines += ["Match User ncjump", "    AllowTcpForwarding no"]
     return "\n".join(lines) + "\n"
