@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -692,6 +693,7 @@ def describe_lab(paths: Paths, n_targets: int, creds: dict, host_keys: dict, pid
     return {
         "schema": 1,
         "n_targets": n_targets,
+        "source_digest": lab_source_digest(),
         "state_dir": str(paths.root),
         "lab_json": str(paths.lab_json),
         "inventory": str(paths.inventory),
@@ -796,13 +798,21 @@ def host_daemons(host: str) -> list[str]:
 # Commands
 # --------------------------------------------------------------------------
 
-def cmd_up(paths: Paths, n_targets: int) -> int:
-    if not 1 <= n_targets <= MAX_TARGETS:
+def lab_source_digest() -> str:
+    """Changes whenever this script does, so a lab built by an older version is rebuilt."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def cmd_up(paths: Paths, n_targets: int | None) -> int:
+    if n_targets is not None and not 1 <= n_targets <= MAX_TARGETS:
         raise LabError(f"--targets must be between 1 and {MAX_TARGETS}")
     ensure_packages()
     with lab_lock():
         lab = load_lab(paths)
-        if lab and lab["n_targets"] == n_targets and structure_intact(lab, paths):
+        current = lab and lab.get("source_digest") == lab_source_digest() and structure_intact(lab, paths)
+        if n_targets is None:  # keep whatever size is up, e.g. a benchmark's 50 targets
+            n_targets = lab["n_targets"] if current else DEFAULT_TARGETS
+        if current and lab["n_targets"] == n_targets:
             started = start_stopped_daemons(paths, lab, list(DAEMONS))
             print(f"lab already up ({n_targets} targets)" + (f"; restarted {', '.join(started)}" if started else ""))
             return 0
@@ -886,7 +896,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Multi-hop OpenSSH lab in network namespaces (run as root).")
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="build the lab (idempotent)")
-    up.add_argument("--targets", type=int, default=DEFAULT_TARGETS, help=f"number of targets (1-{MAX_TARGETS})")
+    up.add_argument("--targets", type=int, default=None,
+                    help=f"number of targets (1-{MAX_TARGETS}; default: keep the running lab's, else {DEFAULT_TARGETS})")
     commands.add_parser("down", help="tear the lab down (idempotent)")
     commands.add_parser("status", help="print JSON status; exit 1 unless fully up")
     for name in ("stop", "start"):
