@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     DEFAULT_SOCKS_PORT,
     Hop,
+    ResolvedHost,
     chain_digest,
 )
 
@@ -40,8 +41,8 @@ def format_value(key: str, value: str) -> str:
     return f'"{value}"'
 
 
-def render_block(alias: str, options: list[tuple[str, str]]) -> str:
-    lines = [f'Host {alias}'] + [f'  {key} {format_value(key, value)}' for key, value in options]
+def render_block(alias: str, options: list[tuple[str, str]], patterns: tuple[str, ...] = ()) -> str:
+    lines = [' '.join(('Host', alias) + tuple(patterns))] + [f'  {key} {format_value(key, value)}' for key, value in options]
     return '\n'.join(lines) + '\n'
 
 
@@ -129,3 +130,11 @@ def render_plugin_config(hops: tuple[Hop, ...], runtime: RuntimeSettings, *, for
               '# First value wins: these hops are described first, the user\'s own files still apply after them.\n\n')
     footer = '\nHost *\n  Include ~/.ssh/config\n  Include /etc/ssh/ssh_config\n'
     return header + render_hops(hops, forward_agent=forward_agent, runtime=runtime) + footer
+
+
+def render_host_block(resolved: ResolvedHost, *, forward_agent: bool = False, patterns: tuple[str, ...] = (),
+                      ssh_executable: str = 'ssh', config_path: str | None = None) -> str:
+    """The Host block of an inventory host itself, reached along its route (hops named by alias)."""
+    route = route_option(resolved.hops, ssh_executable=ssh_executable, config_path=config_path)
+    options = hop_options(resolved.endpoint, route, forward_agent=forward_agent)
+    return render_block(resolved.endpoint.alias, options, patterns)

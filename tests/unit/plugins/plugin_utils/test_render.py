@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import resolve_hops
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import resolve_host, resolve_hops
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
     RuntimeSettings,
     control_path,
+    render_host_block,
     render_hops,
     render_plugin_config,
     route_option,
@@ -101,3 +102,12 @@ def test_control_path_differs_for_the_same_address_behind_different_bastions():
 def test_control_path_too_long_is_refused():
     with pytest.raises(ValueError, match='too long'):
         control_path(hops('bastion1'), '/' + 'x' * 100)
+
+
+def test_host_block_of_an_inventory_host_uses_the_same_lines_as_a_hop():
+    inventory = dict(INVENTORY, db1={'ansible_host': '10.203.4.21', 'ansible_user': 'dba', 'multihop_via': 'bastion2'})
+    text = render_host_block(resolve_host('db1', inventory.get), patterns=('db1.internal',))
+    assert text.splitlines() == ['Host db1 db1.internal', '  HostName 10.203.4.21', '  User dba',
+                                 '  ProxyJump bastion2', '  ForwardAgent no']
+    # bastion2 as a host of its own renders exactly as it does as a hop of db1.
+    assert render_host_block(resolve_host('bastion2', inventory.get)) in render_hops(hops('bastion2'))
