@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import resolve_host, resolve_hops
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import resolve_hops, resolve_host
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
     RuntimeSettings,
     control_path,
-    render_host_block,
     render_hops,
+    render_host_block,
     render_plugin_config,
     route_option,
 )
