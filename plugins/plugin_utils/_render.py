@@ -42,7 +42,8 @@ def format_value(key: str, value: str) -> str:
 
 
 def render_block(alias: str, options: list[tuple[str, str]], patterns: tuple[str, ...] = ()) -> str:
-    lines = [' '.join(('Host', alias) + tuple(patterns))] + [f'  {key} {format_value(key, value)}' for key, value in options]
+    lines = [' '.join(('Host', alias, *patterns))]
+    lines += [f'  {key} {format_value(key, value)}' for key, value in options]
     return '\n'.join(lines) + '\n'
 
 

@@ -897,7 +897,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="build the lab (idempotent)")
     up.add_argument("--targets", type=int, default=None,
-                    help=f"number of targets (1-{MAX_TARGETS}; default: keep the running lab's, else {DEFAULT_TARGETS})")
+                    help=f"number of targets (1-{MAX_TARGETS}; default: the running lab's, else {DEFAULT_TARGETS})")
     commands.add_parser("down", help="tear the lab down (idempotent)")
     commands.add_parser("status", help="print JSON status; exit 1 unless fully up")
     for name in ("stop", "start"):
