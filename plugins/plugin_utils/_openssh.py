@@ -125,7 +125,9 @@ class OpenSSHRoute:
                  connect_timeout: int | None = 10, control_persist: str = '60s', forward_agent: bool = False):
         self.hops = hops
         self.runtime_dir = runtime_dir
-        self.config_path = os.path.join(runtime_dir, f'mh-{chain_digest(hops, forward_agent, control_persist)}.conf')
+        # Named after everything rendered into it, so a changed setting never reuses a stale file.
+        digest = chain_digest(hops, forward_agent, control_persist, connect_timeout, ssh_executable)
+        self.config_path = os.path.join(runtime_dir, f'mh-{digest}.conf')
         self.runtime = RuntimeSettings(control_dir=runtime_dir, config_path=self.config_path,
                                        control_persist=control_persist, connect_timeout=connect_timeout,
                                        ssh_executable=ssh_executable)
