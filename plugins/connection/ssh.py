@@ -60,11 +60,7 @@ from ansible.plugins.connection.ssh import Connection as BuiltinSSHConnection
 from ansible.utils.display import Display
 from ansible.utils.path import unfrackpath
 
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
-    MultihopError,
-    chain_digest,
-    resolve_hops,
-)
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import MultihopError, resolve_hops
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import HopConnectionError, OpenSSHRoute
 
@@ -124,15 +120,17 @@ class Connection(BuiltinSSHConnection):
         route = self._multihop_route()
         if route is None:
             return super()._build_command(binary, subsystem, *other_args)
-        if not self.get_option('control_path'):
-            # The same address behind different bastions is a different host: the socket name covers the route.
-            digest = chain_digest(self._hops, self.host, self.get_option('port'), self.get_option('remote_user'))
-            self.set_option('control_path', f'%(directory)s/mh-{digest}')
-        command = super()._build_command(binary, subsystem, *other_args)
-        if '-O' not in other_args:  # control commands (reset) talk to the local master only
-            try:
+        try:
+            if not self.get_option('control_path'):
+                # The same address behind different bastions is another host: the socket name covers the route.
+                target = route.control_path(self.host, self.get_option('port'), self.get_option('remote_user'))
+                self.set_option('control_path', target.replace('%', '%%'))
+            command = super()._build_command(binary, subsystem, *other_args)
+            if '-O' not in other_args:  # control commands (reset) talk to the local master only
                 route.prepare()
-            except HopConnectionError as e:
-                raise AnsibleConnectionFailure(f'jumphosts.multihop: {e}') from e
+        except HopConnectionError as e:
+            raise AnsibleConnectionFailure(f'jumphosts.multihop: {e}') from e
+        except ValueError as e:  # a setting that cannot work, such as a control_path_dir that is too long
+            raise AnsibleError(f'jumphosts.multihop: host {self.host}: {e}') from e
         display.vvv(f'MULTIHOP ROUTE: {" -> ".join(h.name for h in self._hops)} -> {self.host}', host=self.host)
         return command[:1] + [to_bytes(arg) for arg in route.ssh_args()] + command[1:]

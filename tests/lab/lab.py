@@ -5,6 +5,8 @@
            ├─ targets 10.203.2.11.. :22   (N addresses, one sshd)
            └─ bastion2 10.203.3.2:2222
                 └─ deep 10.203.4.2:22
+    controller (root ns, mhlab-c3 10.203.5.1)
+      └─ bastion3 10.203.5.2:22      (the bastion role's own; targets again at 10.203.6.10)
 
 Usage (as root):  lab.py up [--targets N] | down | status | stop HOST | start HOST
 State lives in $MULTIHOP_LAB_DIR (default /var/lib/multihop-lab). See README.md.
@@ -41,6 +43,10 @@ MAX_TARGETS = 200
 
 CONTROLLER_IF = "mhlab-c0"
 CONTROLLER_ADDR = "10.203.1.1"
+CONTROLLER3_IF = "mhlab-c3"  # the controller's link to bastion3
+CONTROLLER3_ADDR = "10.203.5.1"
+# The targets' sshd seen through bastion3: a second interface of the targets namespace.
+TARGETS_VIA_BASTION3 = "10.203.6.10"
 # Blackhole the lab range in the root namespace: without it, packets to lab
 # addresses behind the bastions would leave through the default route.
 LAB_SUPERNET = "10.203.0.0/16"
@@ -73,6 +79,8 @@ HOSTS = {h.name: h for h in (
     Host("targets", "10.203.2.11", 22),
     Host("bastion2", "10.203.3.2", 2222),
     Host("deep", "10.203.4.2", 22),
+    # Hardened by roles/bastion in its molecule scenario; nobody else's tests use it.
+    Host("bastion3", "10.203.5.2", 22),
 )}
 SOCKS = "socks"  # the SOCKS proxy daemon, run inside bastion1
 DAEMONS = (*HOSTS, SOCKS)
@@ -87,6 +95,7 @@ class User:
     has_password: bool = False
     sudo: str | None = None  # "password", "nopasswd" or None
     shell: str = "/bin/bash"
+    groups: tuple[str, ...] = ()  # supplementary groups, from GROUPS
 
 
 USERS = {u.name: u for u in (
@@ -98,7 +107,14 @@ USERS = {u.name: u for u in (
     User("admin", "targets", 29105, has_password=True, sudo="password"),
     User("jump2", "bastion2", 29106, sudo="nopasswd"),
     User("deep", "deep", 29107, sudo="nopasswd"),
+    # bastion3: ops3 administers it directly from the controller; jump3 is the
+    # jump-only account the bastion role restricts (through the group jumpers).
+    User("ops3", "bastion3", 29108, sudo="nopasswd"),
+    User("jump3", "bastion3", 29109, groups=("jumpers",)),
 )}
+
+# Supplementary groups: name -> gid, created on the hosts of their members.
+GROUPS = {"jumpers": 29200}
 
 # veth pairs as (host or None for the controller, interface name) ends.
 VETH_PAIRS = (
@@ -106,6 +122,8 @@ VETH_PAIRS = (
     (("bastion1", "eth1"), ("targets", "eth0")),
     (("bastion1", "eth2"), ("bastion2", "eth0")),
     (("bastion2", "eth1"), ("deep", "eth0")),
+    ((None, CONTROLLER3_IF), ("bastion3", "eth0")),
+    (("bastion3", "eth1"), ("targets", "eth1")),
 )
 STATIC_ADDRESSES = {
     (None, CONTROLLER_IF): f"{CONTROLLER_ADDR}/24",
@@ -115,6 +133,10 @@ STATIC_ADDRESSES = {
     ("bastion2", "eth0"): "10.203.3.2/24",
     ("bastion2", "eth1"): "10.203.4.1/24",
     ("deep", "eth0"): "10.203.4.2/24",
+    (None, CONTROLLER3_IF): f"{CONTROLLER3_ADDR}/24",
+    ("bastion3", "eth0"): "10.203.5.2/24",
+    ("bastion3", "eth1"): "10.203.6.1/24",
+    ("targets", "eth1"): f"{TARGETS_VIA_BASTION3}/24",
 }
 
 
@@ -435,6 +457,10 @@ def write_account_files(host: Host, paths: Paths, creds: dict) -> None:
     today = int(time.time() // 86400)  # shadow "last change" must not be 0 (= must change)
     passwd = [f"{u.name}:x:{u.uid}:{u.uid}:multihop lab:{paths.home(u)}:{u.shell}" for u in users]
     group = [f"{u.name}:x:{u.uid}:" for u in users]
+    for name, gid in GROUPS.items():
+        members = [u.name for u in users if name in u.groups]
+        if members:
+            group.append(f"{name}:x:{gid}:{','.join(members)}")
     # "*" not "!": with UsePAM no, sshd treats a "!" hash as a locked account
     # and refuses even public-key logins.
     shadow = [f"{u.name}:{creds[u.name]['password_hash'] or '*'}:{today}:0:99999:7:::" for u in users]
@@ -563,8 +589,9 @@ def teardown_network() -> None:
     for namespace in lab_namespaces():
         kill_pids(namespace_pids(namespace))
         run(["ip", "netns", "delete", namespace], check=False)
-    if link_exists(CONTROLLER_IF):
-        run(["ip", "link", "delete", CONTROLLER_IF], check=False)
+    for link in (CONTROLLER_IF, CONTROLLER3_IF):
+        if link_exists(link):
+            run(["ip", "link", "delete", link], check=False)
     run(["ip", "route", "delete", "unreachable", LAB_SUPERNET], check=False)
     for etc in NETNS_ETC.glob(NS_PREFIX + "*"):
         shutil.rmtree(etc)
@@ -660,6 +687,8 @@ def write_known_hosts(paths: Paths, host_keys: dict[str, list[str]], n_targets: 
         return f"{name} {' '.join(key)}"
     lines = [entry(HOSTS[h].address, HOSTS[h].port, host_keys[h]) for h in ("bastion1", "bastion2", "deep")]
     lines += [entry(a, 22, host_keys["targets"]) for a in target_names(n_targets).values()]
+    lines += [entry(HOSTS["bastion3"].address, HOSTS["bastion3"].port, host_keys["bastion3"]),
+              entry(TARGETS_VIA_BASTION3, 22, host_keys["targets"])]
     write_file(paths.known_hosts, "\n".join(lines) + "\n", 0o644)
 
 
@@ -678,6 +707,7 @@ def describe_lab(paths: Paths, n_targets: int, creds: dict, host_keys: dict, pid
             "users": [u.name for u in host_users(host)],
         }
     hosts["targets"]["addresses"] = list(target_names(n_targets).values())
+    hosts["targets"]["address_via_bastion3"] = TARGETS_VIA_BASTION3
     users = {
         u.name: {
             "host": u.host,
@@ -687,6 +717,7 @@ def describe_lab(paths: Paths, n_targets: int, creds: dict, host_keys: dict, pid
             "public_key": creds[u.name]["public_key"],
             "password": creds[u.name]["password"],
             "sudo": u.sudo,
+            "groups": list(u.groups),
         }
         for u in USERS.values()
     }
@@ -698,7 +729,8 @@ def describe_lab(paths: Paths, n_targets: int, creds: dict, host_keys: dict, pid
         "lab_json": str(paths.lab_json),
         "inventory": str(paths.inventory),
         "known_hosts": str(paths.known_hosts),
-        "controller": {"interface": CONTROLLER_IF, "address": CONTROLLER_ADDR},
+        "controller": {"interface": CONTROLLER_IF, "address": CONTROLLER_ADDR,
+                       "bastion3_interface": CONTROLLER3_IF, "bastion3_address": CONTROLLER3_ADDR},
         "hosts": hosts,
         "targets": target_names(n_targets),
         "users": users,
@@ -726,6 +758,15 @@ def inventory_yaml(lab: dict) -> str:
                    "ansible_become_password": users["admin"]["password"], "multihop_via": "bastion1"}
     deep1 = {"ansible_host": hosts["deep"]["address"], "ansible_user": "deep",
              "ansible_ssh_private_key_file": users["deep"]["key"], "multihop_via": "bastion2"}
+    # bastion3 is managed as ops3 (not a hop, so not in `bastions`); bastion3_jump is
+    # the same machine as the jump-only user jump3, the hop of t01_via_bastion3.
+    bastion3 = {"ansible_host": hosts["bastion3"]["address"], "ansible_user": "ops3",
+                "ansible_ssh_private_key_file": users["ops3"]["key"]}
+    bastion3_jump = {"ansible_host": hosts["bastion3"]["address"], "ansible_user": "jump3",
+                     "ansible_ssh_private_key_file": users["jump3"]["key"]}
+    t01_via_bastion3 = {"ansible_host": hosts["targets"]["address_via_bastion3"], "ansible_user": "admin",
+                        "ansible_ssh_private_key_file": users["admin"]["key"],
+                        "ansible_become_password": users["admin"]["password"], "multihop_via": "bastion3_jump"}
     lines = [
         "# multihop lab inventory (generated by tests/lab/lab.py)",
         "all:",
@@ -745,6 +786,15 @@ def inventory_yaml(lab: dict) -> str:
         "    deep:",
         "      hosts:",
         f"        deep1: {flow_map(deep1)}",
+        "    hardening:",
+        "      hosts:",
+        f"        bastion3: {flow_map(bastion3)}",
+        "    hardening_jump:",
+        "      hosts:",
+        f"        bastion3_jump: {flow_map(bastion3_jump)}",
+        "    hardening_targets:",
+        "      hosts:",
+        f"        t01_via_bastion3: {flow_map(t01_via_bastion3)}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -776,7 +826,7 @@ def teardown(paths: Paths) -> None:
 def structure_intact(lab: dict, paths: Paths) -> bool:
     namespaces = set(lab_namespaces())
     return (all(h.namespace in namespaces and h.etc.is_dir() for h in HOSTS.values())
-            and link_exists(CONTROLLER_IF) and paths.known_hosts.exists() and paths.inventory.exists())
+            and link_exists(CONTROLLER_IF) and link_exists(CONTROLLER3_IF) and paths.known_hosts.exists() and paths.inventory.exists())
 
 
 def start_stopped_daemons(paths: Paths, lab: dict, daemons: list[str]) -> list[str]:

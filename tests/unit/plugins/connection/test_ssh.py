@@ -88,3 +88,10 @@ def test_forward_agent_warns(tmp_path, prepared, monkeypatch):
     command = [arg.decode() for arg in connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')]
     assert 'ForwardAgent=yes' in command
     assert 'root on a hop' in warnings[0]
+
+
+def test_control_dir_too_long_for_a_socket_is_a_clear_error(tmp_path, prepared):
+    long_dir = tmp_path / ('d' * 90)
+    connection = connect(long_dir, {'multihop_via': 'bastion1'})
+    with pytest.raises(AnsibleError, match='too long for a UNIX socket'):
+        connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')
