@@ -8,15 +8,22 @@ everything that writes ssh_config for people (without them).
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import os
+import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     DEFAULT_SOCKS_PORT,
     Hop,
+    MultihopError,
     ResolvedHost,
     chain_digest,
+    hop_label,
+    validate_value,
 )
 
 # OpenSSH appends ".XXXXXXXXXXXXXXXX" to a ControlPath while it creates the socket; sun_path holds 108 bytes.
@@ -139,3 +146,98 @@ def render_host_block(resolved: ResolvedHost, *, forward_agent: bool = False, pa
     route = route_option(resolved.hops, ssh_executable=ssh_executable, config_path=config_path)
     options = hop_options(resolved.endpoint, route, forward_agent=forward_agent)
     return render_block(resolved.endpoint.alias, options, patterns)
+
+
+# --- ssh_config for people: one file for many inventory hosts ----------------------------------------------
+
+# Extra Host patterns: names and ssh wildcards only; never whitespace, quotes, "!", "%" or a leading "-".
+_PATTERN_RE = re.compile(r'^[A-Za-z0-9_*?][A-Za-z0-9._*?:-]*$')
+_PERSIST_RE = re.compile(r'^(?:yes|no|(?:[0-9]+[smhdwSMHDW]?)+)$')
+# ControlPath DIR/mh-<10 hex>-%C; OpenSSH's %C is 40 hex digits.
+_CONTROL_NAME_LEN = len('/mh-') + 10 + 1 + 40
+
+
+@dataclass(frozen=True)
+class ControlMasterSettings:
+    """Connection sharing for people's ssh: one master per Host block, kept ``persist`` after the last session."""
+
+    control_dir: str = '~/.ssh/cm'
+    persist: str = '10m'
+
+
+def validate_patterns(owner: str, patterns: object) -> tuple[str, ...]:
+    """Extra Host patterns for ``owner``'s block, from the role's input."""
+    if patterns is None or patterns == '':
+        return ()
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    if not isinstance(patterns, (list, tuple)):
+        raise MultihopError(f'host {owner}: extra Host patterns must be a list of strings')
+    for pattern in patterns:
+        if not isinstance(pattern, str) or len(pattern) > 253 or not _PATTERN_RE.match(pattern):
+            raise MultihopError(f'host {owner}: invalid extra Host pattern {pattern!r}: only letters, digits, ".", '
+                                '"-", "_", ":" and the wildcards "*" and "?" are allowed')
+        if not any(c.isalnum() for c in pattern):
+            raise MultihopError(f'host {owner}: extra Host pattern {pattern!r} would match every host')
+    return tuple(patterns)
+
+
+def control_master_options(alias: str, control: ControlMasterSettings) -> list[tuple[str, str]]:
+    directory = validate_value(control.control_dir, 'ControlMaster directory', 'ssh_config')
+    if not directory or not directory.startswith(('/', '~/')) or any(c.isspace() for c in directory):
+        raise MultihopError(f'ssh_config: the ControlMaster directory must be an absolute path or start with "~/" '
+                            f'and hold no whitespace, got {control.control_dir!r}')
+    if directory.startswith('/') and len(directory.rstrip('/').encode('utf-8')) + _CONTROL_NAME_LEN > \
+            MAX_CONTROL_PATH:
+        raise MultihopError(f'ssh_config: ControlMaster directory {directory!r} is too long for a UNIX socket')
+    if not isinstance(control.persist, str) or not _PERSIST_RE.match(control.persist):
+        raise MultihopError(f'ssh_config: invalid ControlPersist {control.persist!r}: expected yes, no or a time '
+                            'such as 10m')
+    # %C (a hash of host, port and user) alone would let the same address behind two bastions share a master.
+    tag = hashlib.sha256(alias.encode('utf-8')).hexdigest()[:10]
+    return [('ControlMaster', 'auto'), ('ControlPath', f'{directory.rstrip("/")}/mh-{tag}-%C'),
+            ('ControlPersist', control.persist)]
+
+
+def render_inventory_config(hosts: list[ResolvedHost], *, patterns: Mapping[str, object] | None = None,
+                            control: ControlMasterSettings | None = None, ssh_executable: str = 'ssh',
+                            config_path: str | None = None) -> str:
+    """Host blocks for ``hosts`` and every hop on their routes, each alias once, hops before what lies behind them.
+
+    Every block is what the connection plugin writes for that hop (``hop_options``, ``route_option``),
+    so ``ssh ALIAS`` takes the route Ansible takes. Agent forwarding is always off.
+    """
+    patterns = dict(patterns or {})
+    names = {resolved.endpoint.name for resolved in hosts}
+    for owner in patterns:
+        if owner not in names:
+            raise MultihopError(f'host {owner}: extra Host patterns given for a host that is not rendered')
+    entries: dict[str, tuple[str, list[tuple[str, str]]]] = {}  # alias -> (who it was first rendered for, options)
+    for resolved in hosts:
+        chain = (*resolved.hops, resolved.endpoint)
+        for index, hop in enumerate(chain):
+            if hop.type == 'socks5':
+                continue  # a SOCKS proxy is no ssh server; the next hop's ProxyCommand names it
+            route = route_option(chain[:index], ssh_executable=ssh_executable, config_path=config_path)
+            options = hop_options(hop, route)
+            owner = resolved.endpoint.name
+            if hop.alias not in entries:
+                entries[hop.alias] = (owner, options)
+            elif entries[hop.alias][1] != options:
+                label = hop_label(resolved.hops, index) if index < len(resolved.hops) else f'host {hop.name}'
+                raise MultihopError(f'host {owner}: {label} is reached differently here than for '
+                                    f'{entries[hop.alias][0]}; one ssh_config alias can describe only one route')
+    taken = {alias.lower(): alias for alias in entries}
+    if len(taken) != len(entries):
+        raise MultihopError('ssh_config: two aliases differ only in case: ' + ', '.join(sorted(entries)))
+    blocks = []
+    for alias, (_owner, options) in entries.items():
+        extra = validate_patterns(alias, patterns.get(alias))
+        for pattern in extra:
+            clash = sorted(a for a in entries if a != alias and fnmatch.fnmatchcase(a.lower(), pattern.lower()))
+            if clash:
+                raise MultihopError(f'host {alias}: extra Host pattern {pattern!r} also matches {", ".join(clash)}')
+        if control:
+            options = options + control_master_options(alias, control)
+        blocks.append(render_block(alias, options, extra))
+    return '\n'.join(blocks)

@@ -39,8 +39,9 @@ def test_one_and_two_hop_chains_with_their_own_user_port_and_key(lab, tmp_path):
 
 # OpenSSH 9's scp speaks SFTP, which takes the shell-quoted remote path literally: ansible.builtin.ssh
 # cannot fetch a name that needs quoting (spaces, non-ASCII) over scp either, so scp fetches a plain name.
-REMOTE_PATHS = {'sftp': '/tmp/multihop dir/sftp ünï ✓.txt', 'scp': '/tmp/multihop_scp.txt',
-                'piped': '/tmp/multihop dir/piped ünï ✓.txt'}
+# Lab hosts share the machine's /tmp, so each writes into its own home.
+REMOTE_PATHS = {'sftp': '~/multihop dir/sftp ünï ✓.txt', 'scp': '~/multihop_scp.txt',
+                'piped': '~/multihop dir/piped ünï ✓.txt'}
 
 
 def test_every_transfer_method_copies_and_fetches_unicode_names(lab, tmp_path):
@@ -48,7 +49,7 @@ def test_every_transfer_method_copies_and_fetches_unicode_names(lab, tmp_path):
     source.write_text('multihop payload ✓\n', encoding='utf-8')
     fetched = tmp_path / 'fetched'
     tasks = [{'name': 'directory with a space', 'ansible.builtin.file': {
-        'path': '/tmp/multihop dir', 'state': 'directory', 'mode': '0755'}}]
+        'path': '~/multihop dir', 'state': 'directory', 'mode': '0755'}}]
     for method, remote in REMOTE_PATHS.items():
         method_vars = {'ansible_ssh_transfer_method': method}
         tasks += [

@@ -826,7 +826,8 @@ def teardown(paths: Paths) -> None:
 def structure_intact(lab: dict, paths: Paths) -> bool:
     namespaces = set(lab_namespaces())
     return (all(h.namespace in namespaces and h.etc.is_dir() for h in HOSTS.values())
-            and link_exists(CONTROLLER_IF) and link_exists(CONTROLLER3_IF) and paths.known_hosts.exists() and paths.inventory.exists())
+            and link_exists(CONTROLLER_IF) and link_exists(CONTROLLER3_IF)
+            and paths.known_hosts.exists() and paths.inventory.exists())
 
 
 def start_stopped_daemons(paths: Paths, lab: dict, daemons: list[str]) -> list[str]:
