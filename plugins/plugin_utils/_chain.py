@@ -87,9 +87,9 @@ class Hop:
 
     @property
     def identity(self) -> str:
-        """What makes two hops the same connection; never includes secrets."""
+        """What makes two hops the same connection; says whether a password is set, never what it is."""
         return repr((self.type, self.host, self.port, self.user, self.private_key_file, self.options,
-                     self.host_key_checking))
+                     self.host_key_checking, self.password is not None))
 
     @property
     def disables_host_key_checking(self) -> bool:

@@ -95,6 +95,9 @@ def hop_options(hop: Hop, route: tuple[str, str] | None, *, forward_agent: bool 
     options.append(('ForwardAgent', 'yes' if forward_agent else 'no'))
     if hop.host_key_checking is False:
         options.append(('StrictHostKeyChecking', 'no'))
+    elif not any(key.lower() == 'stricthostkeychecking' for key, _value in hop.options):
+        # Explicit, so that a lax ~/.ssh/config cannot turn checking off for a hop without anyone noticing.
+        options.append(('StrictHostKeyChecking', 'yes'))
     options += list(hop.options)
     return options
 
@@ -207,6 +210,8 @@ def render_inventory_config(hosts: list[ResolvedHost], *, patterns: Mapping[str,
     Every block is what the connection plugin writes for that hop (``hop_options``, ``route_option``),
     so ``ssh ALIAS`` takes the route Ansible takes. Agent forwarding is always off.
     """
+    if patterns is not None and not isinstance(patterns, Mapping):
+        raise MultihopError('ssh_config: extra Host patterns must be a mapping of inventory hostname to a list')
     patterns = dict(patterns or {})
     names = {resolved.endpoint.name for resolved in hosts}
     for owner in patterns:
@@ -231,8 +236,13 @@ def render_inventory_config(hosts: list[ResolvedHost], *, patterns: Mapping[str,
     if len(taken) != len(entries):
         raise MultihopError('ssh_config: two aliases differ only in case: ' + ', '.join(sorted(entries)))
     blocks = []
+    claimed: dict[str, str] = {}
     for alias, (_owner, options) in entries.items():
         extra = validate_patterns(alias, patterns.get(alias))
+        for pattern in extra:
+            if claimed.setdefault(pattern.lower(), alias) != alias:
+                raise MultihopError(f'host {alias}: extra Host pattern {pattern!r} is already given to '
+                                    f'{claimed[pattern.lower()]}')
         for pattern in extra:
             clash = sorted(a for a in entries if a != alias and fnmatch.fnmatchcase(a.lower(), pattern.lower()))
             if clash:
