@@ -85,9 +85,9 @@ install: venv ## Build the collection tarball into .build/dist and install it in
 	  --force --collections-path $(COLLECTIONS) $(TARBALL)
 
 # --- checks
-lint: venv ## ruff + ansible-lint (production profile, offline)
+lint: install ## ruff + ansible-lint (production profile, offline; playbooks resolve the installed collection)
 	$(VENV)/bin/ruff check .
-	PATH=$(VENV)/bin:$$PATH ansible-lint --offline --profile production
+	PATH=$(VENV)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) ansible-lint --offline --profile production
 
 sanity: install ## ansible-test sanity on ansible-core 2.21, Python 3.12, offline
 	$(VENV)/bin/python tests/ci/seed_ansible_test_pip.py
