@@ -235,8 +235,8 @@ def verify_host_key(entries: Iterable[KnownHost], names: list[str], key_blob: by
     if not strict:
         return 'unchecked', (f'host key {key_type} {fingerprint} is not in known_hosts; accepted because host key '
                              'checking is off')
-    return 'unknown', (f'host key for {where} is not in known_hosts ({key_type} {fingerprint}); add it to known_hosts '
-                   '(nothing is added automatically)')
+    return 'unknown', (f'host key for {where} is not in known_hosts ({key_type} {fingerprint}); '
+                       'add it to known_hosts (nothing is added automatically)')
 
 
 def preferred_host_key_types(known_types: Iterable[str], supported: Iterable[str]) -> list[str]:

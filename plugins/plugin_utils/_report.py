@@ -40,8 +40,8 @@ def route_steps(result: Mapping[str, object]) -> list[Step]:
         reports.append(result['target'])
     steps = []
     for report in reports:
-        complete = bool(report.get('ok')) and report.get('stage') == ('auth' if report.get('role') == 'target'
-                                                                        else 'forward')
+        last_stage = 'auth' if report.get('role') == 'target' else 'forward'
+        complete = bool(report.get('ok')) and report.get('stage') == last_stage
         if complete:
             state = 'ok'
         elif report.get('stage') is None:

@@ -125,14 +125,15 @@ PEOPLE = dict(
     INVENTORY,
     t01={'ansible_host': '10.203.2.11', 'ansible_user': 'admin', 'multihop_via': 'bastion1'},
     deep1={'ansible_host': '10.203.4.2', 'ansible_user': 'deep', 'multihop_via': 'bastion2'},
-    legacy={'ansible_host': '10.9.0.5', 'multihop_via': ['bastion1', {'host': '10.9.0.1', 'port': 2200,
-                                                                     'user': 'ops', 'type': 'netcat'}]},
+    legacy={'ansible_host': '10.9.0.5',
+            'multihop_via': ['bastion1', {'host': '10.9.0.1', 'port': 2200, 'user': 'ops', 'type': 'netcat'}]},
     socked={'ansible_host': '10.8.0.5', 'multihop_via': 'proxy'},
 )
 
 
-def inventory_config(*names, inventory=PEOPLE, **kwargs):
-    return render_inventory_config([resolve_host(n, inventory.get) for n in names], **kwargs)
+def inventory_config(*names, inventory=None, **kwargs):
+    lookup = (inventory or PEOPLE).get
+    return render_inventory_config([resolve_host(n, lookup) for n in names], **kwargs)
 
 
 def test_inventory_config_has_every_host_and_hop_once_hops_first():

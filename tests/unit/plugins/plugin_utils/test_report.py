@@ -63,8 +63,8 @@ def test_dot_graph_edges_and_marked_failing_hop():
 
 def test_a_failure_on_a_shared_edge_wins_over_success():
     denied = dict(OK_T01, reachable=False, hops=[element('bastion1', 'auth', False, 'denied')])
-    dot = dot_graph({'t01': OK_T01, 't02': dict(denied, route=['bastion1', 't02'],
-                                               target=element('t02', None, False, role='target'))})
+    t02 = dict(denied, route=['bastion1', 't02'], target=element('t02', None, False, role='target'))
+    dot = dot_graph({'t01': OK_T01, 't02': t02})
     assert '"@controller" -> "bastion1" [color="red"' in dot
 
 
