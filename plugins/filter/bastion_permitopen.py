@@ -55,11 +55,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import MultihopError, resolve_host
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
-
-
-def _destination(host: str, port: int | None) -> str:
-    shown = f'[{host}]' if ':' in host else host
-    return f'{shown}:{port or 22}'
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import permit_open
 
 
 def bastion_permitopen(hosts, hostvars, names, addresses=()):
@@ -67,28 +63,13 @@ def bastion_permitopen(hosts, hostvars, names, addresses=()):
     if isinstance(hosts, str) or not isinstance(names, (list, tuple)) or isinstance(addresses, str):
         raise AnsibleFilterError('bastion_permitopen: expects a list of hosts, hostvars, a list of names and a list '
                                  'of addresses')
-    names, addresses = {str(n) for n in names}, {str(a) for a in addresses}
     lookup = hostvars_lookup(hostvars)
-    found = set()
-    for name in hosts:
-        name = str(name)
-        host_vars = lookup(name)
-        if host_vars is None or not host_vars.get('multihop_via'):
-            continue
-        try:
-            resolved = resolve_host(name, lookup)
-        except MultihopError as e:
-            raise AnsibleFilterError(f'bastion_permitopen: {e}') from e
-        chain = (*resolved.hops, resolved.endpoint)
-        for index, hop in enumerate(resolved.hops):
-            if hop.name not in names and hop.host not in addresses:
-                continue
-            if hop.type != 'ssh':
-                raise AnsibleFilterError(f'bastion_permitopen: host {name} uses {hop.name} as a {hop.type} hop; a '
-                                         'hardened bastion only forwards TCP for ssh (ProxyJump) hops')
-            following = chain[index + 1]
-            found.add(_destination(following.host, following.port))
-    return sorted(found)
+    try:
+        routed = [resolve_host(str(name), lookup) for name in hosts
+                  if (lookup(str(name)) or {}).get('multihop_via')]
+        return permit_open(routed, {str(n) for n in names}, {str(a) for a in addresses})
+    except (MultihopError, ValueError) as e:
+        raise AnsibleFilterError(f'bastion_permitopen: {e}') from e
 
 
 class FilterModule:

@@ -78,12 +78,16 @@ class Hop:
     sources: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
+    def destination(self) -> str:
+        """``host:port`` as OpenSSH dials it, IPv6 in brackets."""
+        host = f'[{self.host}]' if ':' in self.host else self.host
+        default_port = DEFAULT_SOCKS_PORT if self.type == 'socks5' else 22
+        return f'{host}:{self.port or default_port}'
+
+    @property
     def address(self) -> str:
         """``user@host:port`` as shown in messages."""
-        host = f'[{self.host}]' if ':' in self.host else self.host
-        user = f'{self.user}@' if self.user else ''
-        default_port = DEFAULT_SOCKS_PORT if self.type == 'socks5' else 22
-        return f'{user}{host}:{self.port or default_port}'
+        return f'{self.user}@{self.destination}' if self.user else self.destination
 
     @property
     def identity(self) -> str:

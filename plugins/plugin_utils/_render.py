@@ -143,6 +143,25 @@ def render_plugin_config(hops: tuple[Hop, ...], runtime: RuntimeSettings, *, for
     return header + render_hops(hops, forward_agent=forward_agent, runtime=runtime) + footer
 
 
+def permit_open(resolved_hosts: list[ResolvedHost], names: set[str], addresses: set[str]) -> list[str]:
+    """What a bastion must let jump users open: whatever follows it on each route, as ``host:port``.
+
+    ``names`` and ``addresses`` are the inventory names and hop addresses that stand for the bastion.
+    A netcat hop needs a shell session, which a hardened bastion does not give, so it is refused.
+    """
+    found = set()
+    for resolved in resolved_hosts:
+        route = (*resolved.hops, resolved.endpoint)
+        for index, hop in enumerate(resolved.hops):
+            if hop.name not in names and hop.host not in addresses:
+                continue
+            if hop.type != 'ssh':
+                raise ValueError(f'host {resolved.endpoint.name} uses {hop.name} as a {hop.type} hop; a hardened '
+                                 'bastion only forwards TCP for ssh (ProxyJump) hops')
+            found.add(route[index + 1].destination)
+    return sorted(found)
+
+
 def render_host_block(resolved: ResolvedHost, *, forward_agent: bool = False, patterns: tuple[str, ...] = (),
                       ssh_executable: str = 'ssh', config_path: str | None = None) -> str:
     """The Host block of an inventory host itself, reached along its route (hops named by alias)."""

@@ -11,6 +11,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import 
     ControlMasterSettings,
     RuntimeSettings,
     control_path,
+    permit_open,
     render_hops,
     render_host_block,
     render_inventory_config,
@@ -250,3 +251,17 @@ def test_host_key_checking_is_explicit_unless_the_hop_sets_it():
     lines = blocks(render_hops((hop,)))['relaxed']
     assert 'StrictHostKeyChecking accept-new' in lines and 'StrictHostKeyChecking yes' not in lines
     assert 'StrictHostKeyChecking yes' in blocks(render_hops(hops('bastion1')))['bastion1']
+
+
+def test_permit_open_lists_what_follows_the_bastion_as_openssh_dials_it():
+    inventory = dict(INVENTORY, db1={'ansible_host': '10.203.4.21', 'multihop_via': 'bastion2'},
+                     v6={'ansible_host': '2001:db8::5', 'multihop_via': 'bastion1'})
+    routed = [resolve_host(name, inventory.get) for name in ('db1', 'v6')]
+    assert permit_open(routed, {'bastion1'}, set()) == ['10.203.3.2:2222', '[2001:db8::5]:22']
+    assert permit_open(routed, set(), {'10.203.3.2'}) == ['10.203.4.21:22']
+
+
+def test_permit_open_refuses_a_netcat_route_through_the_bastion():
+    inventory = dict(INVENTORY, old={'ansible_host': '10.9.0.9', 'multihop_via': 'ncjump'})
+    with pytest.raises(ValueError, match='uses ncjump as a netcat hop'):
+        permit_open([resolve_host('old', inventory.get)], {'ncjump'}, set())
