@@ -15,6 +15,8 @@ description:
   - Each hop keeps one authenticated master connection, opened under a lock and shared by every target behind
     it and by every fork, so a bastion sees one login per C(ControlPersist) window instead of one per task.
   - Agent forwarding is off on every hop and on the target unless O(multihop_forward_agent) is set.
+  - With O(multihop_backend=paramiko), no OpenSSH client is needed. The chain, the commands and the file copies run
+    in-process with paramiko, as described under that option.
 author: jumphosts.multihop contributors (@jumphosts)
 extends_documentation_fragment:
   - ansible.builtin.connection_pipelining
@@ -24,7 +26,8 @@ notes:
   - The options besides the C(multihop_*) ones are those of the installed C(ansible.builtin.ssh).
   - Host-key checking applies to every hop. A hop whose host-key checking is turned off explicitly causes a warning.
   - Hop passwords are handed to C(ssh) through C(SSH_ASKPASS) and a private FIFO, never on a command line or in a file.
-  - Requires OpenSSH 8.4 or newer on the controller for hop passwords, and C(nc) with SOCKS support for socks5 hops.
+  - The OpenSSH backend requires OpenSSH 8.4 or newer on the controller for hop passwords, and C(nc) with SOCKS
+    support for socks5 hops. The paramiko backend requires the Python library paramiko 5.x and C(nc) on netcat hops.
 seealso:
   - plugin: ansible.builtin.ssh
     plugin_type: connection
@@ -54,8 +57,10 @@ EXAMPLES = r"""
 #         old1: {ansible_host: 10.0.9.50}
 """
 
-from ansible.errors import AnsibleConnectionFailure, AnsibleError
-from ansible.module_utils.common.text.converters import to_bytes
+import os
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
+from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.plugins.connection.ssh import Connection as BuiltinSSHConnection
 from ansible.utils.display import Display
 from ansible.utils.path import unfrackpath
@@ -63,6 +68,14 @@ from ansible.utils.path import unfrackpath
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import MultihopError, resolve_hops
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import HopConnectionError, OpenSSHRoute
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_session import (
+    BecomeWatcher,
+    ParamikoBackend,
+    backend_settings,
+    target_hop,
+    transfer_method,
+    use_pty,
+)
 
 display = Display()
 
@@ -70,6 +83,9 @@ FORWARD_AGENT_WARNING = ('multihop_forward_agent is on for {host}: anyone with r
                          'use your agent to log in as you while this connection is open.')
 NO_HOST_KEY_CHECK_WARNING = ('host key checking is off for {hop} on the way to {host}: '
                              'a man in the middle would go unnoticed.')
+PARAMIKO_NO_FORWARD_AGENT_WARNING = ('multihop_forward_agent is ignored for {host}: the paramiko backend never '
+                                     'forwards the agent.')
+PARAMIKO_BACKEND_OPTIONS = ('timeout', 'multihop_keepalive', 'multihop_accept_new_host_keys', 'reconnection_retries')
 
 
 class Connection(BuiltinSSHConnection):
@@ -80,17 +96,19 @@ class Connection(BuiltinSSHConnection):
         self._hops = ()
         self._route = None
         self._route_error = None
+        self._backend = None
+        self._inventory_name = None
 
     def _resolve_option_variables(self, variables, templar):
         # ansible-core hands us the task's variables here, the one place where other hosts' variables
         # (the inventory hops) can be read lazily: only the hops' own variables are templated.
         var_options = super()._resolve_option_variables(variables, templar)
-        self._hops, self._route, self._route_error = (), None, None
+        self._hops, self._route, self._route_error, self._backend = (), None, None, None
+        self._inventory_name = str(variables.get('inventory_hostname', self._play_context.remote_addr))
         via = var_options.get('multihop_via')
         if via:
-            owner = str(variables.get('inventory_hostname', self._play_context.remote_addr))
             try:
-                self._hops = resolve_hops(owner, via, hostvars_lookup(variables.get('hostvars')))
+                self._hops = resolve_hops(self._inventory_name, via, hostvars_lookup(variables.get('hostvars')))
             except MultihopError as e:
                 self._route_error = e
         return var_options
@@ -103,9 +121,7 @@ class Connection(BuiltinSSHConnection):
         forward_agent = self.get_option('multihop_forward_agent')
         if forward_agent:
             display.warning(FORWARD_AGENT_WARNING.format(host=self.host))
-        for hop in self._hops:
-            if hop.disables_host_key_checking:
-                display.warning(NO_HOST_KEY_CHECK_WARNING.format(hop=hop.name, host=self.host))
+        self._warn_about_hop_host_keys()
         self._route = OpenSSHRoute(
             self._hops,
             unfrackpath(self.get_option('control_path_dir')),
@@ -115,6 +131,11 @@ class Connection(BuiltinSSHConnection):
             forward_agent=forward_agent,
         )
         return self._route
+
+    def _warn_about_hop_host_keys(self):
+        for hop in self._hops:
+            if hop.disables_host_key_checking:
+                display.warning(NO_HOST_KEY_CHECK_WARNING.format(hop=hop.name, host=self.host))
 
     def _build_command(self, binary, subsystem, *other_args):
         route = self._multihop_route()
@@ -134,3 +155,88 @@ class Connection(BuiltinSSHConnection):
             raise AnsibleError(f'jumphosts.multihop: host {self.host}: {e}') from e
         display.vvv(f'MULTIHOP ROUTE: {" -> ".join(h.name for h in self._hops)} -> {self.host}', host=self.host)
         return command[:1] + [to_bytes(arg) for arg in route.ssh_args()] + command[1:]
+
+    # --- the backend seam: multihop_backend=paramiko runs everything below in-process, OpenSSH never runs ----
+
+    def _multihop_backend(self):
+        """The factory: a ParamikoBackend when multihop_backend is paramiko, None for the builtin's OpenSSH path."""
+        if self.get_option('multihop_backend') != 'paramiko':
+            return None
+        if self._backend is None:
+            if self._route_error:
+                raise AnsibleError(f'jumphosts.multihop: {self._route_error}')
+            self.host = self.get_option('host') or self._play_context.remote_addr
+            if self.get_option('multihop_forward_agent'):
+                display.warning(PARAMIKO_NO_FORWARD_AGENT_WARNING.format(host=self.host))
+            if self.get_option('private_key'):
+                raise AnsibleError('jumphosts.multihop: the paramiko backend takes keys from files or an agent: '
+                                   'use ansible_ssh_private_key_file instead of ansible_ssh_private_key')
+            self._warn_about_hop_host_keys()
+            key_file = self.get_option('private_key_file')
+            target = target_hop(
+                self._inventory_name or self.host, self.host, self.get_option('port'), self.get_option('remote_user'),
+                private_key_file=os.path.expanduser(key_file) if key_file else None,
+                password=self.get_option('password'),
+                ssh_args=tuple(self.get_option(o) for o in ('ssh_args', 'ssh_common_args', 'ssh_extra_args')),
+                host_key_checking=self.get_option('host_key_checking'))
+            try:
+                self._backend = ParamikoBackend(
+                    self._hops, target, **backend_settings({o: self.get_option(o) for o in PARAMIKO_BACKEND_OPTIONS}))
+            except RuntimeError as e:  # paramiko is missing
+                raise AnsibleError(f'jumphosts.multihop: {e}') from e
+            route = ' -> '.join([h.name for h in self._hops] + [self.host])
+            display.vvv(f'MULTIHOP ROUTE (paramiko): {route}', host=self.host)
+        return self._backend
+
+    def _connect(self):
+        backend = self._multihop_backend()
+        if backend is not None and not self._connected:
+            backend.connect()
+            self._connected = True
+        return self
+
+    def exec_command(self, cmd, in_data=None, sudoable=True):
+        backend = self._multihop_backend()
+        if backend is None:
+            return super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
+        self._connect()
+        display.vvv(f'EXEC (paramiko) {cmd}', host=self.host)
+        watcher = BecomeWatcher(self.become, sudoable)
+        password = None
+        if not watcher.ready and self.become.expect_prompt():
+            password = self.become.get_option('become_pass', playcontext=self._play_context)
+        return backend.exec(cmd, in_data, pty=use_pty(in_data, sudoable, self.get_option('use_tty')),
+                            watcher=watcher, become_password=password)
+
+    def put_file(self, in_path, out_path):
+        backend = self._multihop_backend()
+        if backend is None:
+            return super().put_file(in_path, out_path)
+        self._connect()
+        display.vvv(f'PUT (paramiko) {in_path} TO {out_path}', host=self.host)
+        if not os.path.exists(to_bytes(in_path, errors='surrogate_or_strict')):
+            raise AnsibleFileNotFound(f'file or module does not exist: {to_native(in_path)}')
+        backend.put(in_path, out_path, transfer_method(self.get_option('ssh_transfer_method')))
+        return 0, b'', b''
+
+    def fetch_file(self, in_path, out_path):
+        backend = self._multihop_backend()
+        if backend is None:
+            return super().fetch_file(in_path, out_path)
+        self._connect()
+        display.vvv(f'FETCH (paramiko) {in_path} TO {out_path}', host=self.host)
+        backend.fetch(in_path, out_path, transfer_method(self.get_option('ssh_transfer_method')))
+        return 0, b'', b''
+
+    def reset(self):
+        backend = self._multihop_backend()
+        if backend is None:
+            return super().reset()
+        backend.reset()  # only this process's connections: the one that ran reset_connection holds none
+        self._connected = False
+        return None
+
+    def close(self):
+        if self._backend is not None:
+            self._backend.close()
+        super().close()

@@ -30,9 +30,26 @@ options:
     description:
       - Which client runs the chain. V(openssh) uses the OpenSSH client with one shared master
         connection per hop.
+      - V(paramiko) needs no OpenSSH client on the controller. It connects in-process with the Python library
+        paramiko (5.x). Each hop's SSH transport runs over a C(direct-tcpip) channel of the one before (over
+        C(nc) on a V(netcat) hop, over the proxy for a V(socks5) hop), and the target's transport over the last.
+        It also serves hosts without O(multihop_via).
+      - With V(paramiko), every hop and the target are verified against known_hosts (C(UserKnownHostsFile) from
+        their C(ssh_args) or C(ansible_ssh_common_args), else C(~/.ssh/known_hosts)); an unknown key is refused
+        unless host-key checking is off for that host, or O(multihop_accept_new_host_keys) is set; a changed key
+        is always refused. Each hop and the target log in with their own key file, ssh-agent keys or password
+        (also answered as a one-prompt keyboard-interactive login). The agent is never forwarded.
+      - With V(paramiko), the hop transports and the target login are kept for the rest of the worker process,
+        so everything one task does logs in once per hop; every task, in its own worker, logs in again. Files
+        are copied over SFTP (C(ansible_ssh_transfer_method) V(smart), V(sftp) and V(scp) alike), or with C(dd)
+        over the command channel when it is V(piped). Password-protected key files are not loaded; use an agent.
+        The OpenSSH-only options (C(ssh_executable), O(multihop_control_persist), C(control_path),
+        C(password_mechanism), C(private_key)) do not apply, and of a host's ssh arguments only
+        C(UserKnownHostsFile), C(GlobalKnownHostsFile), C(StrictHostKeyChecking), C(HostKeyAlias) and
+        C(IdentityFile) (C(-i)) are read.
     type: str
     default: openssh
-    choices: [openssh]
+    choices: [openssh, paramiko]
     vars:
       - name: multihop_backend
     env:
@@ -54,9 +71,41 @@ options:
     ini:
       - section: multihop
         key: forward_agent
+  multihop_keepalive:
+    description:
+      - With O(multihop_backend=paramiko), seconds between SSH keepalive messages on every hop and the target,
+        so that an idle route is noticed when it breaks and is not dropped by firewalls. V(0) turns them off.
+      - The time to connect, log in or open a channel on any hop is bounded by the C(timeout) option.
+    type: int
+    default: 15
+    vars:
+      - name: multihop_keepalive
+    env:
+      - name: ANSIBLE_MULTIHOP_KEEPALIVE
+    ini:
+      - section: multihop
+        key: keepalive
+  multihop_accept_new_host_keys:
+    description:
+      - With O(multihop_backend=paramiko), accept the host key of a hop or target that known_hosts has no entry for
+        (no key of any type under its name), and append it to that host's first C(UserKnownHostsFile)
+        (default C(~/.ssh/known_hosts)), like OpenSSH's C(StrictHostKeyChecking=accept-new). A key that differs
+        from the one recorded is still refused. C(StrictHostKeyChecking=accept-new) in a host's ssh arguments asks
+        the same for that host alone.
+      - Off by default, so nothing is ever written to known_hosts unless asked for.
+    type: bool
+    default: false
+    vars:
+      - name: multihop_accept_new_host_keys
+    env:
+      - name: ANSIBLE_MULTIHOP_ACCEPT_NEW_HOST_KEYS
+    ini:
+      - section: multihop
+        key: accept_new_host_keys
   multihop_control_persist:
     description:
       - How long an idle master connection to a hop stays open (the OpenSSH C(ControlPersist) syntax).
+        OpenSSH backend only.
       - Every target behind a hop, and every fork, shares that one connection.
     type: str
     default: 60s

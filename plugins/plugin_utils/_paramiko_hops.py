@@ -587,9 +587,13 @@ class _Walker:
                 raise self._fail(report, f'cannot run nc on {hop.name}: {_paramiko_error_text(e)}') from e
         else:
             try:
-                channel = transport.open_channel('direct-tcpip', (host, port), ('127.0.0.1', 0), timeout=timeout)
+                with _server_reasons(transport) as reasons:
+                    channel = transport.open_channel('direct-tcpip', (host, port), ('127.0.0.1', 0),
+                                                     timeout=timeout)
             except paramiko.ChannelException as e:
                 text, onward = describe_open_failure(e.code)
+                if reasons:  # the hop's own words, such as "Connection refused"
+                    text = f'{text} ({reasons[-1]})'
                 if onward and next_report is not None:
                     report.passed()
                     next_report.begin('tcp')
@@ -739,6 +743,35 @@ class _NetcatStream:
 
     def __getattr__(self, name):
         return getattr(self.channel, name)
+
+
+@contextlib.contextmanager
+def _server_reasons(transport):
+    """The reasons the server gave for refusing channels meanwhile.
+
+    paramiko's ChannelException carries only the code's generic text; the server's own reason is in
+    the transport's log record alone ("Secsh channel N open FAILED: REASON: TEXT"), so read it there.
+    """
+    reasons: list[str] = []
+
+    def catch(record: logging.LogRecord) -> bool:
+        with contextlib.suppress(Exception):
+            message = record.getMessage()
+            if ' open FAILED: ' in message:
+                reason = message.split(' open FAILED: ', 1)[1].rsplit(': ', 1)[0].strip()
+                if reason:
+                    reasons.append(reason)
+        return True
+
+    logger = getattr(transport, 'logger', None)
+    if logger is None:
+        yield reasons
+        return
+    logger.addFilter(catch)
+    try:
+        yield reasons
+    finally:
+        logger.removeFilter(catch)
 
 
 def _os_error_text(error: BaseException) -> str:

@@ -3,6 +3,8 @@
 Prints wall times, bastion logins and unreachable counts, and ratios between the methods:
 - builtin:  ansible.builtin.ssh with a hand-written ProxyCommand "ssh -W" (what users write today)
 - multihop: jumphosts.multihop.ssh with multihop_via (cold: no master connection exists at the start)
+- paramiko: the same inventory with multihop_backend: paramiko (no OpenSSH client; every task's worker
+            process logs in to the bastion once, so expect about targets x tasks bastion logins)
 - direct:   ansible.builtin.ssh run from inside the bastion's namespace, no jump at all (the floor)
 
 A second part measures resolution cost: the same play on a 5,000-host inventory and on the lab's
@@ -74,8 +76,10 @@ def inventories(lab: dict, workdir: Path) -> dict[str, Path]:
         ansible_ssh_common_args=f'{common} -o ProxyCommand="{proxy}"')
     direct = json.loads(json.dumps(builtin))
     direct['all']['children']['targets']['vars']['ansible_ssh_common_args'] = common
+    paramiko = json.loads(json.dumps(base))
+    paramiko['all']['vars']['multihop_backend'] = 'paramiko'
     return {'multihop': write('multihop', multihop), 'builtin': write('builtin', builtin),
-            'direct': write('direct', direct)}
+            'direct': write('direct', direct), 'paramiko': write('paramiko', paramiko)}
 
 
 def big_inventory(source: Path, workdir: Path, name: str, hosts: int, timed: int) -> Path:
@@ -115,7 +119,7 @@ def storm(lab: dict, workdir: Path, rounds: int, forks: int) -> dict[str, dict[s
     paths = inventories(lab, workdir)
     namespace = lab['hosts']['bastion1']['namespace']
     results: dict[str, dict[str, list]] = {m: {'wall': [], 'logins': [], 'unreachable': []}
-                                           for m in ('builtin', 'multihop', 'direct')}
+                                           for m in ('builtin', 'multihop', 'paramiko', 'direct')}
     for _round in range(rounds):
         for method in results:  # interleaved, so drift on this noisy machine hits every method alike
             before = logins(lab)
@@ -124,7 +128,7 @@ def storm(lab: dict, workdir: Path, rounds: int, forks: int) -> dict[str, dict[s
             results[method]['wall'].append(wall)
             results[method]['logins'].append(logins(lab) - before)
             results[method]['unreachable'].append(unreachable)
-            if method == 'multihop' and unreachable:
+            if method in ('multihop', 'paramiko') and unreachable:
                 print(output[-3000:], file=sys.stderr)
     return results
 
@@ -169,6 +173,11 @@ def main() -> int:
     print(f'ratio multihop/direct per round:  {", ".join(f"{r:.3f}" for r in ratio)} '
           f'(median {statistics.median(ratio):.3f}; target <= 1.05)')
     print(f'ratio multihop/builtin per round: {", ".join(f"{r:.3f}" for r in ratio_builtin)}')
+    ratio_paramiko = [p / m for p, m in zip(results['paramiko']['wall'], results['multihop']['wall'], strict=True)]
+    print(f'ratio paramiko/multihop (OpenSSH backend) per round: {", ".join(f"{r:.3f}" for r in ratio_paramiko)} '
+          f'(median {statistics.median(ratio_paramiko):.3f}); paramiko bastion logins per round '
+          f'{results["paramiko"]["logins"]} vs OpenSSH {results["multihop"]["logins"]}; paramiko unreachable '
+          f'{results["paramiko"]["unreachable"]} (target: all 0)')
 
     print(f'\nresolution: 10 pings on 5 targets, inventory of {args.big_inventory} extra hosts vs none')
     times = resolution(lab, workdir, args.rounds, args.big_inventory)

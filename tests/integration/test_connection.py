@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,21 @@ import pytest
 from ansible_run import add_hosts, count_logins, lab_inventory, run_playbook
 
 LAB_SCRIPT = Path(__file__).resolve().parents[1] / 'lab' / 'lab.py'
+BACKENDS = ['openssh', 'paramiko']
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Every test runs on both backends, with the same inventory; only multihop_backend differs."""
+    return request.param
+
+
+def inventory_for(lab, backend):
+    """The lab's inventory, run by ``backend``. OpenSSH is the default and is left unset, as users leave it."""
+    inventory = lab_inventory(lab)
+    if backend != 'openssh':
+        inventory['all']['vars']['multihop_backend'] = backend
+    return inventory
 
 
 def play(hosts, tasks, **keywords):
@@ -31,8 +48,8 @@ def address_check(expected_user_var='ansible_user'):
     ]
 
 
-def test_one_and_two_hop_chains_with_their_own_user_port_and_key(lab, tmp_path):
-    result = run_playbook(tmp_path, lab_inventory(lab), [play('t01,deep1,bastion2', address_check())])
+def test_one_and_two_hop_chains_with_their_own_user_port_and_key(lab, backend, tmp_path):
+    result = run_playbook(tmp_path, inventory_for(lab, backend), [play('t01,deep1,bastion2', address_check())])
     result.assert_ok('t01', 'deep1', 'bastion2')
     assert result.recap['deep1']['ok'] == 3
 
@@ -44,7 +61,7 @@ REMOTE_PATHS = {'sftp': '~/multihop dir/sftp ünï ✓.txt', 'scp': '~/multihop_
                 'piped': '~/multihop dir/piped ünï ✓.txt'}
 
 
-def test_every_transfer_method_copies_and_fetches_unicode_names(lab, tmp_path):
+def test_every_transfer_method_copies_and_fetches_unicode_names(lab, backend, tmp_path):
     source = tmp_path / 'ünïcödé file ✓.txt'
     source.write_text('multihop payload ✓\n', encoding='utf-8')
     fetched = tmp_path / 'fetched'
@@ -58,40 +75,42 @@ def test_every_transfer_method_copies_and_fetches_unicode_names(lab, tmp_path):
             {'name': f'fetch with {method}', 'vars': method_vars,
              'ansible.builtin.fetch': {'src': remote, 'dest': f'{fetched}/{method}/', 'flat': True}},
         ]
-    result = run_playbook(tmp_path, lab_inventory(lab), [play('deep1', tasks)])
+    result = run_playbook(tmp_path, inventory_for(lab, backend), [play('deep1', tasks)])
     result.assert_ok('deep1')
     for method, remote in REMOTE_PATHS.items():
         assert (fetched / method / Path(remote).name).read_text(encoding='utf-8') == 'multihop payload ✓\n'
 
 
-def test_become_with_a_sudo_password_behind_a_bastion(lab, tmp_path):
+def test_become_with_a_sudo_password_behind_a_bastion(lab, backend, tmp_path):
     tasks = [{'name': 'whoami as root', 'ansible.builtin.command': 'id -u', 'register': 'uid', 'changed_when': False},
              {'name': 'is root', 'ansible.builtin.assert': {'that': "uid.stdout == '0'"}}]
-    result = run_playbook(tmp_path, lab_inventory(lab), [play('t01,deep1', tasks, become=True)])
+    result = run_playbook(tmp_path, inventory_for(lab, backend), [play('t01,deep1', tasks, become=True)])
     result.assert_ok('t01', 'deep1')
 
 
-def test_pipelining_reset_connection_and_wait_for_connection(lab, tmp_path):
+def test_pipelining_reset_connection_and_wait_for_connection(lab, backend, tmp_path):
     tasks = [
         {'name': 'first', 'ansible.builtin.command': 'true', 'changed_when': False},
         {'name': 'reset', 'ansible.builtin.meta': 'reset_connection'},
         {'name': 'wait', 'ansible.builtin.wait_for_connection': {'timeout': 30}},
         {'name': 'after reset', 'ansible.builtin.ping': {}},
     ]
-    result = run_playbook(tmp_path, lab_inventory(lab), [play('t01,deep1', tasks, vars={'ansible_pipelining': True})])
+    result = run_playbook(tmp_path, inventory_for(lab, backend),
+                          [play('t01,deep1', tasks, vars={'ansible_pipelining': True})])
     result.assert_ok('t01', 'deep1')
 
 
-def test_delegate_to_a_host_behind_bastions_uses_its_chain(lab, tmp_path):
+def test_delegate_to_a_host_behind_bastions_uses_its_chain(lab, backend, tmp_path):
     tasks = [{'name': 'on deep1', 'ansible.builtin.command': 'hostname -I', 'register': 'addresses',
               'changed_when': False, 'delegate_to': 'deep1'},
              {'name': 'ran on deep1', 'ansible.builtin.assert': {
                  'that': "hostvars['deep1'].ansible_host in addresses.stdout.split()"}}]
-    result = run_playbook(tmp_path, lab_inventory(lab), [play('t01', tasks)])
+    result = run_playbook(tmp_path, inventory_for(lab, backend), [play('t01', tasks)])
     result.assert_ok('t01')
 
 
 def test_one_master_per_hop_shared_by_all_targets_and_forks(lab, tmp_path):
+    """OpenSSH only: its master connections outlive the worker processes."""
     targets = ','.join(lab['targets'])
     log = lab['hosts']['bastion1']['log']
     before = count_logins(log, 'jump1')
@@ -102,37 +121,56 @@ def test_one_master_per_hop_shared_by_all_targets_and_forks(lab, tmp_path):
     assert count_logins(log, 'jump1') - before == 1
 
 
-def test_different_passwords_on_bastion_and_target(lab, tmp_path):
+def test_paramiko_logs_in_to_a_hop_once_per_task_and_target(lab, tmp_path):
+    """paramiko's counterpart: a task's worker process reuses its hop transport for every command and copy
+    of that task (the command module without pipelining opens several channels), and closes it at the end."""
+    targets = ','.join(lab['targets'])
+    log = lab['hosts']['bastion1']['log']
+    before = count_logins(log, 'jump1')
+    tasks = [{'name': 'one', 'ansible.builtin.command': 'true', 'changed_when': False},
+             {'name': 'two', 'ansible.builtin.ping': {}}]
+    result = run_playbook(tmp_path, inventory_for(lab, 'paramiko'), [play(targets, tasks)], '--forks', '10',
+                          env={'ANSIBLE_PIPELINING': '0'})
+    result.assert_ok(*lab['targets'])
+    assert count_logins(log, 'jump1') - before == 2 * len(lab['targets'])
+
+
+def test_different_passwords_on_bastion_and_target(lab, backend, tmp_path):
     users = lab['users']
-    inventory = add_hosts(lab_inventory(lab), 'passwords', {
+    inventory = add_hosts(inventory_for(lab, backend), 'passwords', {
         'pwbastion': {'ansible_host': lab['hosts']['bastion1']['address'], 'ansible_user': 'pwjump',
                       'ansible_password': users['pwjump']['password']},
         'pwtarget': {'ansible_host': lab['targets']['t01'], 'ansible_user': 'admin',
-                     'ansible_password': users['admin']['password'], 'multihop_via': 'pwbastion',
-                     'ansible_ssh_password_mechanism': 'ssh_askpass'},
+                     'ansible_password': users['admin']['password'], 'multihop_via': 'pwbastion'},
     })
+    if backend == 'openssh':  # paramiko takes the target's password directly
+        inventory['all']['children']['passwords']['hosts']['pwtarget']['ansible_ssh_password_mechanism'] = \
+            'ssh_askpass'
     assert users['pwjump']['password'] != users['admin']['password']
     result = run_playbook(tmp_path, inventory, [play('pwtarget', address_check())])
     result.assert_ok('pwtarget')
     assert users['pwjump']['password'] not in result.output
 
 
-def test_wrong_bastion_password_names_the_hop(lab, tmp_path):
-    inventory = add_hosts(lab_inventory(lab), 'passwords', {
+def test_wrong_bastion_password_names_the_hop(lab, backend, tmp_path):
+    inventory = add_hosts(inventory_for(lab, backend), 'passwords', {
         'pwbastion': {'ansible_host': lab['hosts']['bastion1']['address'], 'ansible_user': 'pwjump',
                       'ansible_password': 'not-the-password'},
         'pwtarget': {'ansible_host': lab['targets']['t01'], 'multihop_via': 'pwbastion'},
     }, {'ansible_user': 'admin', 'ansible_ssh_private_key_file': lab['users']['admin']['key']})
     result = run_playbook(tmp_path, inventory, [play('pwtarget', [{'ansible.builtin.ping': {}}])])
-    result.assert_unreachable('pwtarget', 'hop 1/2 pwbastion pwjump@10.203.1.2:22', 'Permission denied')
+    refusal = {'openssh': 'Permission denied',
+               'paramiko': 'Authentication failed: permission denied for pwjump (tried'}[backend]
+    result.assert_unreachable('pwtarget', 'hop 1/2 pwbastion pwjump@10.203.1.2:22', refusal)
+    assert 'not-the-password' not in result.output
 
 
-def test_netcat_hop_through_a_bastion_that_denies_tcp_forwarding(lab, tmp_path):
+def test_netcat_hop_through_a_bastion_that_denies_tcp_forwarding(lab, backend, tmp_path):
     ncjump = {'ansible_host': lab['hosts']['bastion1']['address'], 'ansible_user': 'ncjump',
               'ansible_ssh_private_key_file': lab['users']['ncjump']['key']}
     target = {'ansible_host': lab['targets']['t02'], 'ansible_user': 'admin',
               'ansible_ssh_private_key_file': lab['users']['admin']['key']}
-    inventory = add_hosts(lab_inventory(lab), 'netcat', {
+    inventory = add_hosts(inventory_for(lab, backend), 'netcat', {
         'ncbastion': dict(ncjump, multihop_type='netcat'),
         'jumpbastion': ncjump,
         'via_netcat': dict(target, multihop_via='ncbastion'),
@@ -144,9 +182,9 @@ def test_netcat_hop_through_a_bastion_that_denies_tcp_forwarding(lab, tmp_path):
     assert result.recap['via_proxyjump']['unreachable'] == 1, result.output
 
 
-def test_socks5_hop(lab, tmp_path):
+def test_socks5_hop(lab, backend, tmp_path):
     socks = lab['socks']
-    inventory = add_hosts(lab_inventory(lab), 'socks', {
+    inventory = add_hosts(inventory_for(lab, backend), 'socks', {
         'via_socks': {'ansible_host': lab['targets']['t03'],
                       'multihop_via': {'host': socks['host'], 'port': socks['port'], 'type': 'socks5'}},
     }, {'ansible_user': 'admin', 'ansible_ssh_private_key_file': lab['users']['admin']['key']})
@@ -154,26 +192,87 @@ def test_socks5_hop(lab, tmp_path):
     result.assert_ok('via_socks')
 
 
-def test_host_key_mismatch_on_a_hop_is_refused(lab, tmp_path):
+def test_host_key_mismatch_on_a_hop_is_refused(lab, backend, tmp_path):
     wrong = tmp_path / 'wrong_known_hosts'
     bastion2_key = lab['hosts']['bastion2']['host_key']
     wrong.write_text(f"{lab['hosts']['bastion1']['address']} {bastion2_key}\n")
-    inventory = lab_inventory(lab)
+    inventory = inventory_for(lab, backend)
     inventory['all']['children']['bastions']['hosts']['bastion1']['ansible_ssh_common_args'] = \
         f'-o UserKnownHostsFile={wrong} -o StrictHostKeyChecking=yes'
     result = run_playbook(tmp_path, inventory, [play('t01', [{'ansible.builtin.ping': {}}])])
     result.assert_unreachable('t01', 'hop 1/2 bastion1 jump1@10.203.1.2:22', 'Host key verification failed')
 
 
-def test_unknown_host_key_on_a_hop_is_refused_not_accepted(lab, tmp_path):
+def test_unknown_host_key_on_a_hop_is_refused_not_accepted(lab, backend, tmp_path):
     empty = tmp_path / 'empty_known_hosts'
     empty.write_text('')
-    inventory = lab_inventory(lab)
+    inventory = inventory_for(lab, backend)
     inventory['all']['children']['bastions']['hosts']['bastion1']['ansible_ssh_common_args'] = \
         f'-o UserKnownHostsFile={empty}'
     result = run_playbook(tmp_path, inventory, [play('t01', [{'ansible.builtin.ping': {}}])])
     result.assert_unreachable('t01', 'hop 1/2 bastion1', 'Host key verification failed')
     assert empty.read_text() == ''
+
+
+def test_paramiko_records_an_unknown_hop_key_only_when_asked(lab, tmp_path):
+    known_hosts = tmp_path / 'empty_known_hosts'
+    known_hosts.write_text('')
+    inventory = inventory_for(lab, 'paramiko')
+    inventory['all']['children']['bastions']['hosts']['bastion1']['ansible_ssh_common_args'] = \
+        f'-o UserKnownHostsFile={known_hosts}'
+    inventory['all']['vars']['multihop_accept_new_host_keys'] = True
+    result = run_playbook(tmp_path, inventory, [play('t01', [{'ansible.builtin.ping': {}}])])
+    result.assert_ok('t01')
+    bastion1 = lab['hosts']['bastion1']
+    assert known_hosts.read_text() == f"{bastion1['address']} {bastion1['host_key'].strip()}\n"
+
+
+@pytest.fixture
+def sshd_without_sftp(lab, tmp_path):
+    """A private sshd on the controller's loopback with no SFTP subsystem, for root with the lab's admin key."""
+    host_key = tmp_path / 'host_key'
+    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(host_key)], check=True)
+    authorized = tmp_path / 'authorized_keys'
+    authorized.write_text(lab['users']['admin']['public_key'].strip() + '\n')
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / 'sshd_config'
+    config.write_text(f'ListenAddress 127.0.0.1:{port}\nHostKey {host_key}\nPidFile none\nUsePAM no\n'
+                      f'PermitRootLogin prohibit-password\nPasswordAuthentication no\nStrictModes no\n'
+                      f'AuthorizedKeysFile {authorized}\n')
+    process = subprocess.Popen(['/usr/sbin/sshd', '-D', '-e', '-f', str(config)], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(('127.0.0.1', port)) == 0:
+                break
+        time.sleep(0.1)
+    known_hosts = tmp_path / 'known_hosts'
+    known_hosts.write_text(f'[127.0.0.1]:{port} ' + ' '.join((tmp_path / 'host_key.pub').read_text().split()[:2]))
+    yield {'ansible_host': '127.0.0.1', 'ansible_port': port, 'ansible_user': 'root',
+           'ansible_ssh_private_key_file': lab['users']['admin']['key'],
+           'ansible_ssh_common_args': f'-o UserKnownHostsFile={known_hosts}'}
+    process.terminate()
+    process.wait(10)
+
+
+def test_paramiko_explains_a_target_without_sftp_and_pipes_when_asked(lab, tmp_path, sshd_without_sftp):
+    inventory = add_hosts(inventory_for(lab, 'paramiko'), 'nosftp', {'nosftp': sshd_without_sftp})
+    source = tmp_path / 'payload.txt'
+    source.write_text('payload\n')
+    remote = str(tmp_path / 'remote-copy.txt')
+    copy = {'ansible.builtin.copy': {'src': str(source), 'dest': remote, 'mode': '0600'}}
+    result = run_playbook(tmp_path, inventory, [play('nosftp', [copy])])
+    assert result.recap['nosftp']['failed'] == 1, result.output
+    assert 'target nosftp root@127.0.0.1' in result.output and 'the target has no SFTP subsystem' in result.output
+    assert 'ansible_ssh_transfer_method: piped' in result.output
+    piped = dict(copy, vars={'ansible_ssh_transfer_method': 'piped'})
+    fetch = {'ansible.builtin.fetch': {'src': remote, 'dest': f'{tmp_path}/fetched', 'flat': True},
+             'vars': {'ansible_ssh_transfer_method': 'piped'}}
+    result = run_playbook(tmp_path, inventory, [play('nosftp', [piped, fetch])])
+    result.assert_ok('nosftp')
+    assert (tmp_path / 'fetched').read_text() == 'payload\n'
 
 
 @pytest.fixture
@@ -183,10 +282,11 @@ def bastion2_down(lab):
     subprocess.run([sys.executable, str(LAB_SCRIPT), 'start', 'bastion2'], check=True, capture_output=True)
 
 
-def test_a_bastion_that_is_down_is_named(lab, tmp_path, bastion2_down):
-    result = run_playbook(tmp_path, lab_inventory(lab), [play('deep1,t01', [{'ansible.builtin.ping': {}}])])
-    result.assert_unreachable('deep1', 'hop 2/3 bastion2 jump2@10.203.3.2:2222: bastion1 could not open a connection',
-                              'Connection refused')
+def test_a_bastion_that_is_down_is_named(lab, backend, tmp_path, bastion2_down):
+    result = run_playbook(tmp_path, inventory_for(lab, backend), [play('deep1,t01', [{'ansible.builtin.ping': {}}])])
+    where = {'openssh': 'hop 2/3 bastion2 jump2@10.203.3.2:2222: bastion1 could not open a connection',
+             'paramiko': 'hop 2/3 bastion2 jump2@10.203.3.2:2222: bastion1 could not connect to 10.203.3.2:2222'}
+    result.assert_unreachable('deep1', where[backend], 'Connection refused')
     assert result.recap['t01'] == {'ok': 1, 'changed': 0, 'unreachable': 0, 'failed': 0}, result.output
 
 
@@ -208,13 +308,13 @@ HOSTILE_HOPS = [
 
 
 @pytest.mark.parametrize('hop, message', HOSTILE_HOPS)
-def test_hostile_inventory_values_never_reach_ssh(lab, tmp_path, hop, message):
+def test_hostile_inventory_values_never_reach_ssh(lab, backend, tmp_path, hop, message):
     marker = Path(tempfile.mkdtemp(prefix='mh-inject')) / 'pwned'
     if isinstance(hop, str):
         hop = hop.format(marker=marker)
     else:
         hop = {key: str(value).format(marker=marker) for key, value in hop.items()}
-    inventory = add_hosts(lab_inventory(lab), 'hostile', {
+    inventory = add_hosts(inventory_for(lab, backend), 'hostile', {
         'victim': {'ansible_host': lab['targets']['t01'], 'multihop_via': hop},
     }, {'ansible_user': 'admin', 'ansible_ssh_private_key_file': lab['users']['admin']['key']})
     result = run_playbook(tmp_path, inventory, [play('victim', [{'ansible.builtin.ping': {}}])])
@@ -224,9 +324,9 @@ def test_hostile_inventory_values_never_reach_ssh(lab, tmp_path, hop, message):
     assert not marker.exists()
 
 
-def test_hostile_value_in_a_hops_inventory_vars(lab, tmp_path):
+def test_hostile_value_in_a_hops_inventory_vars(lab, backend, tmp_path):
     marker = Path(tempfile.mkdtemp(prefix='mh-inject')) / 'pwned'
-    inventory = add_hosts(lab_inventory(lab), 'hostile', {
+    inventory = add_hosts(inventory_for(lab, backend), 'hostile', {
         'evilbastion': {'ansible_host': lab['hosts']['bastion1']['address'],
                         'ansible_user': f'jump1\nProxyCommand touch {marker}'},
         'victim': {'ansible_host': lab['targets']['t01'], 'multihop_via': 'evilbastion'},
@@ -237,8 +337,8 @@ def test_hostile_value_in_a_hops_inventory_vars(lab, tmp_path):
     assert not marker.exists()
 
 
-def test_a_cycle_is_an_error(lab, tmp_path):
-    inventory = add_hosts(lab_inventory(lab), 'loop', {
+def test_a_cycle_is_an_error(lab, backend, tmp_path):
+    inventory = add_hosts(inventory_for(lab, backend), 'loop', {
         'loop_a': {'ansible_host': '10.203.1.2', 'multihop_via': 'loop_b'},
         'loop_b': {'ansible_host': '10.203.1.2', 'multihop_via': 'loop_a'},
     })

@@ -1,0 +1,523 @@
+# Copyright (c) 2026, jumphosts.multihop contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The paramiko backend of jumphosts.multihop.ssh: the target side, for controllers without an OpenSSH client.
+
+The route (every hop, and the login to the target with its host-key check) is opened by
+``_paramiko_hops.open_chain``, the hop walker shared with the reachability module. This module keeps
+what it opened for the rest of the worker process, and runs the session over the target's transport:
+commands (pipelining, become with a password prompt), file copies (SFTP, or ``dd`` on the command
+channel when the transfer method is ``piped``), reset and close.
+
+Every failure leaves here as an Ansible error, mapped in one place (``_ansible_errors``): a hop or
+the target that cannot be reached or refuses the login is UNREACHABLE and named.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import random
+import select
+import shlex
+import time
+from collections.abc import Callable, Iterator, Mapping
+
+try:
+    import paramiko
+except ImportError:  # the import sanity test runs without paramiko; require_paramiko() says so at use
+    paramiko = None
+
+from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops import (
+    HopError,
+    WalkSettings,
+    hop_option,
+    hop_port,
+    known_hosts_files,
+    open_chain,
+    require_paramiko,
+)
+
+BUFSIZE = 65536
+# An sshd over its MaxStartups drops new connections before its banner: forks that log in at the same moment
+# meet that, so a walk that fails at an element's banner is tried again, after a random pause, this many times.
+BANNER_RETRIES = 5
+SSH_DISCONNECT_BY_APPLICATION = 11
+# ssh_config keywords in the target's ssh arguments that this backend honours; the others are the OpenSSH
+# client's business (ControlMaster, ProxyCommand, -C, ...) and are ignored here.
+TARGET_OPTIONS = {k.lower(): k for k in (
+    'UserKnownHostsFile', 'GlobalKnownHostsFile', 'StrictHostKeyChecking', 'HostKeyAlias', 'IdentityFile',
+)}
+NO_SFTP = ('{label}: cannot copy {path}: the target has no SFTP subsystem ({reason}). The paramiko backend '
+           'copies files over SFTP: enable "Subsystem sftp" in the target\'s sshd_config, or set '
+           'ansible_ssh_transfer_method: piped to copy with dd over the command channel.')
+
+
+class BecomeError(Exception):
+    """Escalation failed (wrong or missing password, no prompt in time)."""
+
+
+class TransferError(Exception):
+    """A copy failed; the message says what and why."""
+
+
+# --- pure parts -------------------------------------------------------------------------------------------
+
+def target_ssh_options(*arg_strings: str | None) -> tuple[tuple[str, str], ...]:
+    """The ``-o Key=Value`` and ``-i FILE`` settings of the target's ssh arguments that this backend honours.
+
+    The target's arguments are the builtin plugin's ``ssh_args``, ``ssh_common_args`` and ``ssh_extra_args``,
+    written for the OpenSSH client: what paramiko has no use for is ignored, not refused.
+    """
+    options: list[tuple[str, str]] = []
+    for text in arg_strings:
+        if not text:
+            continue
+        try:
+            tokens = shlex.split(text)
+        except ValueError:
+            continue  # the OpenSSH backend reports unparsable arguments; nothing here can be used
+        tokens.reverse()
+        while tokens:
+            token = tokens.pop()
+            if token == '-o' and tokens:
+                option = tokens.pop()
+            elif token.startswith('-o') and len(token) > 2:
+                option = token[2:]
+            elif token == '-i' and tokens:
+                option = 'IdentityFile=' + tokens.pop()
+            elif token.startswith('-i') and len(token) > 2:
+                option = 'IdentityFile=' + token[2:]
+            else:
+                continue
+            key, sep, value = option.partition('=')
+            if not sep:
+                key, sep, value = option.strip().partition(' ')
+            key, value = key.strip(), value.strip()
+            if key.lower() in TARGET_OPTIONS and value:
+                options.append((TARGET_OPTIONS[key.lower()], value))
+    return tuple(options)
+
+
+def target_hop(name: str, host: str, port: int | None, user: str | None, *, private_key_file: str | None = None,
+               password: str | None = None, ssh_args: tuple[str | None, ...] = (),
+               host_key_checking: bool = True) -> Hop:
+    """The target as the hop walker sees it: the last element of the chain, which it logs in to."""
+    return Hop(name=name, alias='target', host=host, port=int(port) if port else None, user=user or None,
+               private_key_file=private_key_file or None, password=password or None, type='ssh',
+               options=target_ssh_options(*ssh_args), host_key_checking=None if host_key_checking else False)
+
+
+def wants_new_host_keys(hop: Hop, accept_new: bool) -> bool:
+    """Whether an unknown host key of ``hop`` may be recorded: the user asked, with the option or accept-new."""
+    if hop.disables_host_key_checking:
+        return False  # checking is off: nothing is verified, so nothing is recorded either
+    strict = (hop_option(hop, 'StrictHostKeyChecking') or '').lower()
+    return accept_new or strict == 'accept-new'
+
+
+def should_retry(stage: str | None, attempt: int, reconnection_retries: int) -> bool:
+    """Whether a walk that failed at ``stage`` on try ``attempt`` (from 1) is tried again.
+
+    A dropped connection before the banner is retried ``BANNER_RETRIES`` times; any failure to connect
+    (``tcp`` or ``banner``) as often as the builtin option ``reconnection_retries`` says. Host keys and
+    logins are never retried.
+    """
+    if stage == 'banner':
+        return attempt <= max(BANNER_RETRIES, reconnection_retries)
+    return stage == 'tcp' and attempt <= reconnection_retries
+
+
+def retry_pause(attempt: int, rand: Callable[[float, float], float] = random.uniform) -> float:
+    """Seconds to wait before try ``attempt + 1``: growing, capped at 5, and random so that forks spread out."""
+    return min(5.0, rand(0.25, 1.0) * 2 ** (attempt - 1))
+
+
+def known_hosts_line(names: list[str], key_type: str, key_base64: str) -> str:
+    return f'{",".join(names)} {key_type} {key_base64}\n'
+
+
+def transfer_method(option: str | None) -> str:
+    """``sftp`` or ``piped``. paramiko speaks no scp: ``scp`` and ``smart`` copy over SFTP, as OpenSSH 9's scp does."""
+    return 'piped' if option == 'piped' else 'sftp'
+
+
+def use_pty(in_data: bytes | None, sudoable: bool, use_tty: bool) -> bool:
+    """As the builtin plugin's ``-tt``: a pty when nothing is piped in, so that sudo can prompt on it."""
+    return not in_data and sudoable and bool(use_tty)
+
+
+class BecomeWatcher:
+    """The builtin ssh plugin's escalation state machine, fed with the channel's output as it arrives.
+
+    ``feed`` returns the output to keep (prompt and success lines removed) and whether to send the
+    become password now; it raises ``BecomeError`` for a wrong or missing password.
+    """
+
+    AWAITING_PROMPT, AWAITING_ESCALATION, READY = 'awaiting_prompt', 'awaiting_escalation', 'ready'
+
+    def __init__(self, become, sudoable: bool):
+        self.become = become
+        if not sudoable or become is None:
+            self.state = self.READY
+        elif become.expect_prompt():
+            self.state = self.AWAITING_PROMPT
+        elif become.success:
+            self.state = self.AWAITING_ESCALATION
+        else:
+            self.state = self.READY
+        self._rest = {'stdout': b'', 'stderr': b''}
+
+    @property
+    def ready(self) -> bool:
+        return self.state == self.READY
+
+    def feed(self, source: str, chunk: bytes) -> tuple[bytes, bool]:
+        if self.ready:
+            data, self._rest[source] = self._rest[source] + chunk, b''
+            return data, False
+        kept: list[bytes] = []
+        send_password = False
+        lines = (self._rest[source] + chunk).splitlines(True)
+        self._rest[source] = b''
+        for index, line in enumerate(lines):
+            if self.ready:
+                kept += lines[index:]
+                break
+            suppress, send = self._examine(line)
+            send_password = send_password or send
+            if not suppress:
+                kept.append(line)
+        if not self.ready and kept and not kept[-1].endswith(b'\n'):
+            self._rest[source] = kept.pop()  # an incomplete line: examined again with the next chunk
+        return b''.join(kept), send_password
+
+    def flush(self, source: str) -> bytes:
+        data, self._rest[source] = self._rest[source], b''
+        return data
+
+    def _examine(self, line: bytes) -> tuple[bool, bool]:
+        """(suppress the line, send the password) for one line, moving the state on."""
+        become = self.become
+        name = become.name
+        if become.expect_prompt() and become.check_password_prompt(line):
+            if self.state == self.AWAITING_PROMPT:
+                self.state = self.AWAITING_ESCALATION
+                return True, True
+            raise BecomeError(f'Incorrect {name} password')  # prompted again: the password was refused
+        if become.success and become.check_success(line):
+            self.state = self.READY
+            return True, False
+        if become.check_incorrect_password(line):
+            raise BecomeError(f'Incorrect {name} password')
+        if become.check_missing_password(line):
+            raise BecomeError(f'Missing {name} password')
+        return False, False
+
+
+def close_transport(transport) -> None:
+    """Say goodbye (SSH_MSG_DISCONNECT, which paramiko's close() does not send), then close: the server logs a
+    disconnect by the user instead of a connection reset."""
+    if paramiko is not None and isinstance(transport, paramiko.Transport) and transport.is_active():
+        with contextlib.suppress(Exception):
+            message = paramiko.Message()
+            message.add_byte(paramiko.common.cMSG_DISCONNECT)
+            message.add_int(SSH_DISCONNECT_BY_APPLICATION)
+            message.add_string('closed by jumphosts.multihop')
+            message.add_string('')
+            transport._send_user_message(message)
+    with contextlib.suppress(Exception):
+        transport.close()
+
+
+class SessionPool:
+    """This process's open connections: hop transports by chain prefix, target sessions by route.
+
+    ``hops`` is the mapping ``open_chain`` reuses and fills (``chain_digest(hops[:i + 1])`` -> transport).
+    A worker process inherits the pool of the process that forked it, with none of its threads: such
+    entries are dropped unclosed, since closing them would talk on the parent's sockets.
+    """
+
+    def __init__(self, getpid: Callable[[], int] = os.getpid):
+        self._getpid = getpid
+        self._pid = getpid()
+        self.hops: dict[str, object] = {}
+        self.sessions: dict[str, object] = {}
+        self.uses: dict[str, tuple[str, ...]] = {}  # session key -> the hop keys its route runs over
+
+    def _own(self) -> None:
+        pid = self._getpid()
+        if pid != self._pid:
+            self._pid = pid
+            self.hops, self.sessions, self.uses = {}, {}, {}
+
+    def get(self, key: str):
+        self._own()
+        session = self.sessions.get(key)
+        if session is not None and not session.alive():
+            self.release(key)
+            return None
+        return session
+
+    def add(self, key: str, session, hop_keys: tuple[str, ...]) -> None:
+        self._own()
+        self.sessions[key] = session
+        self.uses[key] = hop_keys
+
+    def release(self, key: str, hop_keys: tuple[str, ...] = ()) -> None:
+        """Close the session and every hop transport of its route (``hop_keys`` too: a walk that failed at the
+        target leaves its hops pooled, with no session) that no other open session runs over."""
+        self._own()
+        session = self.sessions.pop(key, None)
+        hop_keys = tuple(dict.fromkeys(self.uses.pop(key, ()) + tuple(hop_keys)))
+        if session is not None:
+            session.close()
+        still_used = {k for keys in self.uses.values() for k in keys}
+        for hop_key in reversed(hop_keys):
+            if hop_key not in still_used:
+                transport = self.hops.pop(hop_key, None)
+                if transport is not None:
+                    close_transport(transport)
+
+    def close_all(self) -> None:
+        self._own()
+        for key in list(self.sessions):
+            self.release(key)
+        for transport in reversed(list(self.hops.values())):
+            close_transport(transport)
+        self.hops = {}
+
+
+POOL = SessionPool()
+
+
+# --- I/O --------------------------------------------------------------------------------------------------
+
+def record_host_key(hop: Hop, names: list[str], key) -> bool:
+    """Append an unknown host key to the hop's first known_hosts file, under a lock; True when recorded."""
+    user_files, _global = known_hosts_files(hop)
+    if not user_files:
+        return False
+    path = user_files[0]
+    line = known_hosts_line(names, key.get_name(), key.get_base64())
+    directory = os.path.dirname(path) or '.'
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with os.fdopen(os.dup(fd), 'r+', encoding='utf-8') as handle:
+            if line not in handle.read().splitlines(True):  # another fork may have just recorded it
+                handle.write(line)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _read_channel(channel, watcher: BecomeWatcher, out: list[bytes], err: list[bytes]) -> bool:
+    """Drain what the channel has; True when the password is to be sent."""
+    send_password = False
+    while channel.recv_ready():
+        kept, send = watcher.feed('stdout', channel.recv(BUFSIZE))
+        out.append(kept)
+        send_password = send_password or send
+    while channel.recv_stderr_ready():
+        kept, send = watcher.feed('stderr', channel.recv_stderr(BUFSIZE))
+        err.append(kept)
+        send_password = send_password or send
+    return send_password
+
+
+def run_command(transport, command: str, in_data: bytes | None, *, pty: bool, watcher: BecomeWatcher,
+                become_password: str | None, timeout: float) -> tuple[int, bytes, bytes]:
+    """Run ``command`` on a session channel; answer the become prompt, then pipe ``in_data`` in."""
+    channel = transport.open_session(timeout=timeout)
+    try:
+        if pty:
+            channel.get_pty(term='vt100', width=0, height=0)
+        channel.exec_command(command)
+        out: list[bytes] = []
+        err: list[bytes] = []
+        started = time.monotonic()
+        sent_input = False
+        while True:
+            if watcher.ready and not sent_input:
+                if in_data:
+                    channel.sendall(in_data)
+                if not pty:
+                    channel.shutdown_write()  # EOF on stdin, as the builtin's closed pipe
+                sent_input = True
+            if _read_channel(channel, watcher, out, err):
+                channel.sendall(to_bytes(become_password or '', errors='surrogate_or_strict') + b'\n')
+                continue
+            if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
+                break
+            if not watcher.ready and time.monotonic() - started > timeout:
+                raise BecomeError(f'Timeout ({timeout}s) waiting for privilege escalation prompt: '
+                                  + to_text(b''.join(out) + b''.join(err)))
+            if not transport.is_active():
+                raise EOFError('the connection closed while the command ran')
+            select.select([channel], [], [], 1)
+        out.append(watcher.flush('stdout'))
+        err.append(watcher.flush('stderr'))
+        return channel.recv_exit_status(), b''.join(out), b''.join(err)
+    finally:
+        channel.close()
+
+
+class TargetSession:
+    """The route to one target and the login to it, as opened by ``open_chain``."""
+
+    def __init__(self, chain, transport, label: str):
+        self.chain, self.transport, self.label = chain, transport, label
+        self._sftp = None
+
+    def alive(self) -> bool:
+        return bool(self.transport.is_active() and self.transport.is_authenticated())
+
+    def sftp(self, path: str):
+        if self._sftp is None:
+            try:
+                self._sftp = self.transport.open_sftp_client()
+            except (paramiko.SSHException, EOFError) as e:
+                raise TransferError(NO_SFTP.format(label=self.label, path=path, reason=str(e) or 'refused')) from e
+        return self._sftp
+
+    def close(self) -> None:
+        if self._sftp is not None:
+            with contextlib.suppress(Exception):
+                self._sftp.close()
+        close_transport(self.transport)  # the target first: its goodbye travels through the hops
+        with contextlib.suppress(Exception):
+            self.chain.close()
+
+
+@contextlib.contextmanager
+def _ansible_errors(label: str) -> Iterator[None]:
+    """The one place where the backend's failures become Ansible errors."""
+    try:
+        yield
+    except AnsibleError:
+        raise
+    except HopError as e:
+        # The OpenSSH client's words for the two refusals, so that one message means one thing on both backends.
+        prefix = {'hostkey': 'Host key verification failed: ', 'auth': 'Authentication failed: '}.get(e.stage, '')
+        message = f'jumphosts.multihop: {e.label}: {prefix}{e.reason}'
+        # from None: Ansible appends a cause's message, and this one says all that HopError said.
+        if e.stage == 'auth':
+            raise AnsibleAuthenticationFailure(message) from None
+        raise AnsibleConnectionFailure(message) from None
+    except BecomeError as e:
+        raise AnsibleError(str(e)) from None
+    except TransferError as e:
+        raise AnsibleError(f'jumphosts.multihop: {e}') from None
+    except FileNotFoundError as e:
+        raise AnsibleFileNotFound(f'jumphosts.multihop: {label}: {e.filename}: no such file') from e
+    except (OSError, EOFError) as e:
+        reason = getattr(e, 'strerror', None) or str(e) or 'the connection closed'
+        raise AnsibleConnectionFailure(f'jumphosts.multihop: {label}: {reason}') from e
+    except Exception as e:
+        if paramiko is not None and isinstance(e, paramiko.SSHException):
+            raise AnsibleConnectionFailure(f'jumphosts.multihop: {label}: {e}') from e
+        raise
+
+
+class ParamikoBackend:
+    """connect / exec / put / fetch / reset / close for one target, through its hops, with paramiko."""
+
+    def __init__(self, hops: tuple[Hop, ...], target: Hop, *, timeout: float, keepalive: int,
+                 accept_new_host_keys: bool, reconnection_retries: int = 0, pool: SessionPool = POOL):
+        require_paramiko()
+        self.hops, self.target, self.pool = hops, target, pool
+        self.timeout, self.keepalive = float(timeout or 10), int(keepalive or 0)
+        self.accept_new_host_keys = accept_new_host_keys
+        self.reconnection_retries = int(reconnection_retries or 0)
+        self.label = f'target {target.name} {target.address}'
+        self.key = chain_digest(hops + (target,), 'paramiko')
+        self._hop_keys = tuple(chain_digest(hops[:i + 1]) for i, hop in enumerate(hops) if hop.type != 'socks5')
+
+    def _accept_new(self, hop: Hop, names: list[str], key) -> bool:
+        return wants_new_host_keys(hop, self.accept_new_host_keys) and record_host_key(hop, names, key)
+
+    def _session(self) -> TargetSession:
+        session = self.pool.get(self.key)
+        if session is None:
+            chain = self._open_chain()
+            for transport in [*chain.transports, chain.target_transport]:
+                transport.set_keepalive(self.keepalive)
+            session = TargetSession(chain, chain.target_transport, self.label)
+            self.pool.add(self.key, session, self._hop_keys)
+        return session
+
+    def _open_chain(self):
+        settings = WalkSettings(timeout=self.timeout, accept_new_host_key=self._accept_new)
+        attempt = 1
+        while True:
+            try:
+                return open_chain(self.hops, (self.target.host, hop_port(self.target)), settings=settings,
+                                  pool=self.pool.hops, target=self.target)
+            except HopError as e:
+                if not should_retry(e.stage, attempt, self.reconnection_retries):
+                    raise
+                time.sleep(retry_pause(attempt))
+                attempt += 1
+
+    def connect(self) -> None:
+        with _ansible_errors(self.label):
+            self._session()
+
+    def exec(self, command: str, in_data: bytes | None, *, pty: bool, watcher: BecomeWatcher,
+             become_password: str | None) -> tuple[int, bytes, bytes]:
+        with _ansible_errors(self.label):
+            return run_command(self._session().transport, command, in_data, pty=pty, watcher=watcher,
+                               become_password=become_password, timeout=self.timeout)
+
+    def put(self, in_path: str, out_path: str, method: str) -> None:
+        with _ansible_errors(self.label):
+            if method == 'piped':
+                with open(in_path, 'rb') as source:
+                    data = source.read()
+                self._piped(f'dd of={shlex.quote(out_path)} bs={BUFSIZE}', data, out_path)
+                return
+            try:
+                self._session().sftp(out_path).put(in_path, out_path)
+            except OSError as e:
+                raise TransferError(f'{self.label}: cannot copy to {out_path}: {e.strerror or e}') from e
+
+    def fetch(self, in_path: str, out_path: str, method: str) -> None:
+        with _ansible_errors(self.label):
+            if method == 'piped':
+                data = self._piped(f'dd if={shlex.quote(in_path)} bs={BUFSIZE}', None, in_path)
+                with open(out_path, 'wb') as target:
+                    target.write(data)
+                return
+            try:
+                self._session().sftp(in_path).get(in_path, out_path)
+            except OSError as e:
+                if e.errno == errno.ENOENT:
+                    raise AnsibleFileNotFound(f'jumphosts.multihop: {self.label}: {in_path} does not exist') from e
+                raise TransferError(f'{self.label}: cannot fetch {in_path}: {e.strerror or e}') from e
+
+    def _piped(self, command: str, data: bytes | None, path: str) -> bytes:
+        rc, out, err = run_command(self._session().transport, command, data, pty=False,
+                                   watcher=BecomeWatcher(None, False), become_password=None, timeout=self.timeout)
+        if rc != 0:
+            raise TransferError(f'{self.label}: dd could not copy {path}: {to_text(err).strip() or f"status {rc}"}')
+        return out
+
+    def reset(self) -> None:
+        self.pool.release(self.key, self._hop_keys)
+
+    def close(self) -> None:
+        self.pool.release(self.key, self._hop_keys)
+
+
+def backend_settings(options: Mapping[str, object]) -> dict[str, object]:
+    """The backend's settings from the plugin's options (pure; unit-tested)."""
+    return {'timeout': options.get('timeout') or 10, 'keepalive': options.get('multihop_keepalive') or 0,
+            'accept_new_host_keys': bool(options.get('multihop_accept_new_host_keys')),
+            'reconnection_retries': options.get('reconnection_retries') or 0}
