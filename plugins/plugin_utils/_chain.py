@@ -200,6 +200,27 @@ def validate_type(value: object, where: str) -> str:
     return str(value)
 
 
+def ssh_arg_options(tokens: list[str]):
+    """``(key, value)`` for each ``-o Key=Value``, ``-o "Key Value"`` or ``-i FILE`` in ssh arguments.
+
+    Any other argument gives ``(None, argument)``: callers decide whether to refuse or ignore it.
+    """
+    tokens = list(reversed(tokens))
+    while tokens:
+        token = tokens.pop()
+        if token in ('-o', '-i') and tokens:
+            option = tokens.pop() if token == '-o' else 'IdentityFile=' + tokens.pop()
+        elif token.startswith(('-o', '-i')) and len(token) > 2:
+            option = token[2:] if token.startswith('-o') else 'IdentityFile=' + token[2:]
+        else:
+            yield None, token
+            continue
+        key, sep, value = option.partition('=')
+        if not sep:
+            key, sep, value = option.strip().partition(' ')
+        yield key.strip(), value.strip()
+
+
 def parse_ssh_args(args: object, where: str) -> tuple[tuple[str, str], ...]:
     """Turn ``-o Key=Value`` arguments into ssh_config options, refusing anything else."""
     if args is None or args == '':
@@ -215,24 +236,12 @@ def parse_ssh_args(args: object, where: str) -> tuple[tuple[str, str], ...]:
         raise MultihopError(f'{where}: ssh arguments must be a string or a list of strings')
 
     options = []
-    tokens.reverse()
-    while tokens:
-        token = tokens.pop()
-        if token == '-o' and tokens:
-            option = tokens.pop()
-        elif token.startswith('-o') and len(token) > 2:
-            option = token[2:]
-        elif token == '-i' and tokens:
-            option = 'IdentityFile=' + tokens.pop()
-        else:
-            raise MultihopError(f'{where}: unsupported ssh argument {token!r}: a hop accepts only "-o Key=Value" '
+    for key, value in ssh_arg_options(tokens):
+        if key is None:
+            raise MultihopError(f'{where}: unsupported ssh argument {value!r}: a hop accepts only "-o Key=Value" '
                                 'and "-i FILE"')
-        key, sep, value = option.partition('=')
-        if not sep:
-            key, sep, value = option.partition(' ')
-        key, value = key.strip(), value.strip()
         if not _OPTION_KEY_RE.match(key) or not value:
-            raise MultihopError(f'{where}: malformed ssh option {option!r}, expected Key=Value')
+            raise MultihopError(f'{where}: malformed ssh option {key}={value!r}, expected Key=Value')
         lowered = key.lower()
         if lowered in MANAGED_HOP_OPTIONS:
             continue  # hops always share one master connection; see the openssh backend

@@ -32,7 +32,7 @@ except ImportError:  # the import sanity test runs without paramiko; require_par
 from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, ssh_arg_options
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops import (
     HopError,
     WalkSettings,
@@ -82,24 +82,8 @@ def target_ssh_options(*arg_strings: str | None) -> tuple[tuple[str, str], ...]:
             tokens = shlex.split(text)
         except ValueError:
             continue  # the OpenSSH backend reports unparsable arguments; nothing here can be used
-        tokens.reverse()
-        while tokens:
-            token = tokens.pop()
-            if token == '-o' and tokens:
-                option = tokens.pop()
-            elif token.startswith('-o') and len(token) > 2:
-                option = token[2:]
-            elif token == '-i' and tokens:
-                option = 'IdentityFile=' + tokens.pop()
-            elif token.startswith('-i') and len(token) > 2:
-                option = 'IdentityFile=' + token[2:]
-            else:
-                continue
-            key, sep, value = option.partition('=')
-            if not sep:
-                key, sep, value = option.strip().partition(' ')
-            key, value = key.strip(), value.strip()
-            if key.lower() in TARGET_OPTIONS and value:
+        for key, value in ssh_arg_options(tokens):
+            if key and key.lower() in TARGET_OPTIONS and value:
                 options.append((TARGET_OPTIONS[key.lower()], value))
     return tuple(options)
 
