@@ -68,14 +68,6 @@ from ansible.utils.path import unfrackpath
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import MultihopError, resolve_hops
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import HopConnectionError, OpenSSHRoute
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_session import (
-    BecomeWatcher,
-    ParamikoBackend,
-    backend_settings,
-    target_hop,
-    transfer_method,
-    use_pty,
-)
 
 display = Display()
 
@@ -86,6 +78,14 @@ NO_HOST_KEY_CHECK_WARNING = ('host key checking is off for {hop} on the way to {
 PARAMIKO_NO_FORWARD_AGENT_WARNING = ('multihop_forward_agent is ignored for {host}: the paramiko backend never '
                                      'forwards the agent.')
 PARAMIKO_BACKEND_OPTIONS = ('timeout', 'multihop_keepalive', 'multihop_accept_new_host_keys', 'reconnection_retries')
+
+
+def _paramiko():
+    """The paramiko backend, imported on first use: paramiko costs each worker process about 0.2 s of CPU,
+    which hosts on the OpenSSH backend never need to pay."""
+    from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_session
+
+    return _paramiko_session
 
 
 class Connection(BuiltinSSHConnection):
@@ -173,15 +173,16 @@ class Connection(BuiltinSSHConnection):
                                    'use ansible_ssh_private_key_file instead of ansible_ssh_private_key')
             self._warn_about_hop_host_keys()
             key_file = self.get_option('private_key_file')
-            target = target_hop(
+            paramiko = _paramiko()
+            target = paramiko.target_hop(
                 self._inventory_name or self.host, self.host, self.get_option('port'), self.get_option('remote_user'),
                 private_key_file=os.path.expanduser(key_file) if key_file else None,
                 password=self.get_option('password'),
                 ssh_args=tuple(self.get_option(o) for o in ('ssh_args', 'ssh_common_args', 'ssh_extra_args')),
                 host_key_checking=self.get_option('host_key_checking'))
             try:
-                self._backend = ParamikoBackend(
-                    self._hops, target, **backend_settings({o: self.get_option(o) for o in PARAMIKO_BACKEND_OPTIONS}))
+                settings = paramiko.backend_settings({o: self.get_option(o) for o in PARAMIKO_BACKEND_OPTIONS})
+                self._backend = paramiko.ParamikoBackend(self._hops, target, **settings)
             except RuntimeError as e:  # paramiko is missing
                 raise AnsibleError(f'jumphosts.multihop: {e}') from e
             route = ' -> '.join([h.name for h in self._hops] + [self.host])
@@ -201,11 +202,11 @@ class Connection(BuiltinSSHConnection):
             return super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
         self._connect()
         display.vvv(f'EXEC (paramiko) {cmd}', host=self.host)
-        watcher = BecomeWatcher(self.become, sudoable)
+        watcher = _paramiko().BecomeWatcher(self.become, sudoable)
         password = None
         if not watcher.ready and self.become.expect_prompt():
             password = self.become.get_option('become_pass', playcontext=self._play_context)
-        return backend.exec(cmd, in_data, pty=use_pty(in_data, sudoable, self.get_option('use_tty')),
+        return backend.exec(cmd, in_data, pty=_paramiko().use_pty(in_data, sudoable, self.get_option('use_tty')),
                             watcher=watcher, become_password=password)
 
     def put_file(self, in_path, out_path):
@@ -216,7 +217,7 @@ class Connection(BuiltinSSHConnection):
         display.vvv(f'PUT (paramiko) {in_path} TO {out_path}', host=self.host)
         if not os.path.exists(to_bytes(in_path, errors='surrogate_or_strict')):
             raise AnsibleFileNotFound(f'file or module does not exist: {to_native(in_path)}')
-        backend.put(in_path, out_path, transfer_method(self.get_option('ssh_transfer_method')))
+        backend.put(in_path, out_path, _paramiko().transfer_method(self.get_option('ssh_transfer_method')))
         return 0, b'', b''
 
     def fetch_file(self, in_path, out_path):
@@ -225,7 +226,7 @@ class Connection(BuiltinSSHConnection):
             return super().fetch_file(in_path, out_path)
         self._connect()
         display.vvv(f'FETCH (paramiko) {in_path} TO {out_path}', host=self.host)
-        backend.fetch(in_path, out_path, transfer_method(self.get_option('ssh_transfer_method')))
+        backend.fetch(in_path, out_path, _paramiko().transfer_method(self.get_option('ssh_transfer_method')))
         return 0, b'', b''
 
     def reset(self):

@@ -165,6 +165,22 @@ def test_wrong_bastion_password_names_the_hop(lab, backend, tmp_path):
     assert 'not-the-password' not in result.output
 
 
+def test_password_hop_with_an_unknown_host_key_is_refused_before_any_password_is_sent(lab, backend, tmp_path):
+    empty = tmp_path / 'empty_known_hosts'
+    empty.write_text('')
+    password = lab['users']['pwjump']['password']
+    inventory = add_hosts(inventory_for(lab, backend), 'passwords', {
+        'pwbastion': {'ansible_host': lab['hosts']['bastion1']['address'], 'ansible_user': 'pwjump',
+                      'ansible_password': password, 'ansible_ssh_common_args': f'-o UserKnownHostsFile={empty}'},
+        'pwtarget': {'ansible_host': lab['targets']['t01'], 'multihop_via': 'pwbastion'},
+    }, {'ansible_user': 'admin', 'ansible_ssh_private_key_file': lab['users']['admin']['key']})
+    before = count_logins(lab['hosts']['bastion1']['log'], 'pwjump')
+    result = run_playbook(tmp_path, inventory, [play('pwtarget', [{'ansible.builtin.ping': {}}])])
+    result.assert_unreachable('pwtarget', 'hop 1/2 pwbastion pwjump@10.203.1.2:22', 'Host key verification failed')
+    assert count_logins(lab['hosts']['bastion1']['log'], 'pwjump') == before
+    assert empty.read_text() == '' and password not in result.output
+
+
 def test_netcat_hop_through_a_bastion_that_denies_tcp_forwarding(lab, backend, tmp_path):
     ncjump = {'ansible_host': lab['hosts']['bastion1']['address'], 'ansible_user': 'ncjump',
               'ansible_ssh_private_key_file': lab['users']['ncjump']['key']}
