@@ -11,7 +11,6 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
-    DEFAULT_SOCKS_PORT,
     Hop,
     MultihopError,
     resolve_host,
@@ -35,7 +34,7 @@ def describe_hop(hop: Hop) -> dict[str, object]:
         'alias': hop.alias,
         'type': hop.type,
         'host': hop.host,
-        'port': hop.port or (DEFAULT_SOCKS_PORT if hop.type == 'socks5' else 22),
+        'port': hop.effective_port,
         'user': hop.user,
         'address': hop.address,
         'private_key_file': hop.private_key_file,

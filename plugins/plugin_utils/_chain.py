@@ -78,11 +78,14 @@ class Hop:
     sources: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
+    def effective_port(self) -> int:
+        return self.port or (DEFAULT_SOCKS_PORT if self.type == 'socks5' else 22)
+
+    @property
     def destination(self) -> str:
         """``host:port`` as OpenSSH dials it, IPv6 in brackets."""
         host = f'[{self.host}]' if ':' in self.host else self.host
-        default_port = DEFAULT_SOCKS_PORT if self.type == 'socks5' else 22
-        return f'{host}:{self.port or default_port}'
+        return f'{host}:{self.effective_port}'
 
     @property
     def address(self) -> str:

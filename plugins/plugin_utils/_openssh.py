@@ -201,9 +201,8 @@ class OpenSSHRoute:
         elsewhere. On this failure path only, ask once more without the master to learn the reason.
         """
         hop, previous = self.hops[index], self.hops[index - 1]
-        host = f'[{hop.host}]' if ':' in hop.host else hop.host
         command = [self.runtime.ssh_executable, '-F', self.config_path, '-o', 'ControlMaster=no',
-                   '-o', 'ControlPath=none', '-W', f'{host}:{hop.port or 22}', previous.alias]
+                   '-o', 'ControlPath=none', '-W', hop.destination, previous.alias]
         try:
             result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
                                     timeout=self.connect_timeout * 2 + 5, check=False)

@@ -56,7 +56,6 @@ else:
     logging.getLogger('paramiko').addHandler(logging.NullHandler())
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
-    DEFAULT_SOCKS_PORT,
     Hop,
     chain_digest,
     hop_label,
@@ -100,10 +99,6 @@ def hop_option(hop: Hop, name: str) -> str | None:
     return None
 
 
-def hop_port(hop: Hop) -> int:
-    return hop.port or (DEFAULT_SOCKS_PORT if hop.type == 'socks5' else 22)
-
-
 def known_hosts_files(hop: Hop) -> tuple[list[str], list[str]]:
     """(user files, global files) to check the hop's host key against, ``~`` expanded."""
     user = hop_option(hop, 'UserKnownHostsFile')
@@ -126,7 +121,7 @@ def known_hosts_names(hop: Hop) -> list[str]:
     """The names ssh looks the host key up under: HostKeyAlias, else host or ``[host]:port``."""
     alias = hop_option(hop, 'HostKeyAlias')
     host = alias or hop.host
-    port = hop_port(hop)
+    port = hop.effective_port
     if port == 22:
         return [host]
     return [f'[{host}]:{port}']
@@ -462,9 +457,9 @@ class _Walker:
     def _connect_first(self, hop: Hop, report: HopReport):
         report.begin('tcp')
         try:
-            sock = _tcp_connect(hop.host, hop_port(hop), self.settings.timeout)
+            sock = _tcp_connect(hop.host, hop.effective_port, self.settings.timeout)
         except OSError as e:
-            raise self._fail(report, f'cannot connect to {hop.host}:{hop_port(hop)}: {_os_error_text(e)}') from e
+            raise self._fail(report, f'cannot connect to {hop.host}:{hop.effective_port}: {_os_error_text(e)}') from e
         report.passed()
         return sock
 
@@ -641,7 +636,7 @@ class _Walker:
         for index, hop in enumerate(self.hops):
             report = reports[index]
             next_report = reports[index + 1] if index + 1 < len(reports) else None
-            onward = (self.hops[index + 1].host, hop_port(self.hops[index + 1])) if index + 1 < len(self.hops) \
+            onward = (self.hops[index + 1].host, self.hops[index + 1].effective_port) if index + 1 < len(self.hops) \
                 else destination
             pooled = self._pooled(index)
             if pooled is not None:
@@ -907,7 +902,7 @@ def probe_chain(hops: tuple[Hop, ...], target: Hop, *, settings: WalkSettings | 
     walker = _Walker(hops, settings)
     try:
         try:
-            walker.walk((target.host, hop_port(target)), target)
+            walker.walk((target.host, target.effective_port), target)
         except _StageFailure:
             pass
         except Exception as e:  # report, never raise: a probe must not take the play down

@@ -37,7 +37,6 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops 
     HopError,
     WalkSettings,
     hop_option,
-    hop_port,
     known_hosts_files,
     open_chain,
     require_paramiko,
@@ -442,7 +441,7 @@ class ParamikoBackend:
         attempt = 1
         while True:
             try:
-                return open_chain(self.hops, (self.target.host, hop_port(self.target)), settings=settings,
+                return open_chain(self.hops, (self.target.host, self.target.effective_port), settings=settings,
                                   pool=self.pool.hops, target=self.target)
             except HopError as e:
                 if not should_retry(e.stage, attempt, self.reconnection_retries):

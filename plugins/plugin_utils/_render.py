@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
-    DEFAULT_SOCKS_PORT,
     Hop,
     MultihopError,
     ResolvedHost,
@@ -71,8 +70,7 @@ def route_option(hops: tuple[Hop, ...], *, ssh_executable: str = 'ssh',
     if last.type == 'ssh':
         return 'ProxyJump', last.alias
     if last.type == 'socks5':
-        host = f'[{last.host}]' if ':' in last.host else last.host
-        return 'ProxyCommand', f'nc -X 5 -x {host}:{last.port or DEFAULT_SOCKS_PORT} %h %p'
+        return 'ProxyCommand', f'nc -X 5 -x {last.destination} %h %p'
     # netcat: run nc on the hop itself, over an ordinary session.
     words = [ssh_executable]
     if config_path:
