@@ -5,6 +5,8 @@ Prints wall times, bastion logins and unreachable counts, and ratios between the
 - multihop: jumphosts.multihop.ssh with multihop_via (cold: no master connection exists at the start)
 - paramiko: the same inventory with multihop_backend: paramiko (no OpenSSH client; every task's worker
             process logs in to the bastion once, so expect about targets x tasks bastion logins)
+- mux:      ansible.builtin.ssh with ProxyJump through a bastion master opened before the clock starts
+            (the route alone, without the plugin)
 - direct:   ansible.builtin.ssh run from inside the bastion's namespace, no jump at all (the floor)
 
 A second part measures resolution cost: the same play on a 5,000-host inventory and on the lab's
@@ -78,8 +80,16 @@ def inventories(lab: dict, workdir: Path) -> dict[str, Path]:
     direct['all']['children']['targets']['vars']['ansible_ssh_common_args'] = common
     paramiko = json.loads(json.dumps(base))
     paramiko['all']['vars']['multihop_backend'] = 'paramiko'
+    # The route alone, without the plugin: builtin ssh, ProxyJump through a master opened beforehand.
+    (workdir / 'mux.conf').write_text(
+        f'Host bastion1\n  HostName {bastion}\n  User jump1\n  IdentityFile {jump1}\n  IdentitiesOnly yes\n'
+        f'  UserKnownHostsFile {lab["known_hosts"]}\n  StrictHostKeyChecking yes\n  BatchMode yes\n'
+        f'  ControlMaster auto\n  ControlPath {workdir}/mux.sock\n  ControlPersist 600\n')
+    mux = json.loads(json.dumps(direct))
+    mux['all']['children']['targets']['vars']['ansible_ssh_common_args'] = \
+        f'{common} -F {workdir}/mux.conf -o ProxyJump=bastion1'
     return {'multihop': write('multihop', multihop), 'builtin': write('builtin', builtin),
-            'direct': write('direct', direct), 'paramiko': write('paramiko', paramiko)}
+            'direct': write('direct', direct), 'paramiko': write('paramiko', paramiko), 'mux': write('mux', mux)}
 
 
 def big_inventory(source: Path, workdir: Path, name: str, hosts: int, timed: int) -> Path:
@@ -119,12 +129,17 @@ def storm(lab: dict, workdir: Path, rounds: int, forks: int) -> dict[str, dict[s
     paths = inventories(lab, workdir)
     namespace = lab['hosts']['bastion1']['namespace']
     results: dict[str, dict[str, list]] = {m: {'wall': [], 'logins': [], 'unreachable': []}
-                                           for m in ('builtin', 'multihop', 'paramiko', 'direct')}
+                                           for m in ('builtin', 'multihop', 'paramiko', 'mux', 'direct')}
+    mux_master = ['ssh', '-F', str(workdir / 'mux.conf'), 'bastion1']
     for _round in range(rounds):
         for method in results:  # interleaved, so drift on this noisy machine hits every method alike
+            if method == 'mux':  # opened before the clock starts: this row measures the route, not the login
+                subprocess.run([*mux_master[:1], '-fN', *mux_master[1:]], check=True)
             before = logins(lab)
             wall, unreachable, output = run(paths[method], playbook, forks,
                                             namespace if method == 'direct' else None)
+            if method == 'mux':
+                subprocess.run([*mux_master[:1], '-O', 'exit', *mux_master[1:]], capture_output=True, check=False)
             results[method]['wall'].append(wall)
             results[method]['logins'].append(logins(lab) - before)
             results[method]['unreachable'].append(unreachable)
@@ -173,6 +188,10 @@ def main() -> int:
     print(f'ratio multihop/direct per round:  {", ".join(f"{r:.3f}" for r in ratio)} '
           f'(median {statistics.median(ratio):.3f}; target <= 1.05)')
     print(f'ratio multihop/builtin per round: {", ".join(f"{r:.3f}" for r in ratio_builtin)}')
+    ratio_mux = [m / d for m, d in zip(results['mux']['wall'], results['direct']['wall'], strict=True)]
+    ratio_plugin = [m / x for m, x in zip(results['multihop']['wall'], results['mux']['wall'], strict=True)]
+    print(f'ratio mux (the route alone)/direct per round: {", ".join(f"{r:.3f}" for r in ratio_mux)}')
+    print(f'ratio multihop/mux (what the plugin adds) per round: {", ".join(f"{r:.3f}" for r in ratio_plugin)}')
     ratio_paramiko = [p / m for p, m in zip(results['paramiko']['wall'], results['multihop']['wall'], strict=True)]
     print(f'ratio paramiko/multihop (OpenSSH backend) per round: {", ".join(f"{r:.3f}" for r in ratio_paramiko)} '
           f'(median {statistics.median(ratio_paramiko):.3f}); paramiko bastion logins per round '
