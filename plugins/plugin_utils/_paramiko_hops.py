@@ -581,8 +581,9 @@ class _Walker:
             except (paramiko.SSHException, OSError, EOFError) as e:
                 raise self._fail(report, f'cannot run nc on {hop.name}: {_paramiko_error_text(e)}') from e
         else:
+            reasons: list[str] = []
             try:
-                with _server_reasons(transport) as reasons:
+                with _server_reasons(transport, reasons):
                     channel = transport.open_channel('direct-tcpip', (host, port), ('127.0.0.1', 0),
                                                      timeout=timeout)
             except paramiko.ChannelException as e:
@@ -741,13 +742,12 @@ class _NetcatStream:
 
 
 @contextlib.contextmanager
-def _server_reasons(transport):
-    """The reasons the server gave for refusing channels meanwhile.
+def _server_reasons(transport, reasons: list[str]):
+    """Collects into ``reasons`` the reasons the server gives for refusing channels meanwhile.
 
     paramiko's ChannelException carries only the code's generic text; the server's own reason is in
     the transport's log record alone ("Secsh channel N open FAILED: REASON: TEXT"), so read it there.
     """
-    reasons: list[str] = []
 
     def catch(record: logging.LogRecord) -> bool:
         with contextlib.suppress(Exception):
@@ -760,11 +760,11 @@ def _server_reasons(transport):
 
     logger = getattr(transport, 'logger', None)
     if logger is None:
-        yield reasons
+        yield
         return
     logger.addFilter(catch)
     try:
-        yield reasons
+        yield
     finally:
         logger.removeFilter(catch)
 

@@ -228,17 +228,18 @@ class TestErrors:
 
     def test_hop_unreachable_is_a_connection_failure(self):
         error = self.raised(HopError('hop 1/2 bastion1 jump1@10.203.1.2:22', 'tcp', 'connection refused', 0))
-        assert type(error) is AnsibleConnectionFailure
+        assert isinstance(error, AnsibleConnectionFailure) and not isinstance(error, AnsibleAuthenticationFailure)
         assert 'hop 1/2 bastion1 jump1@10.203.1.2:22: connection refused' in error.message
 
     def test_host_key_failure_says_so_as_openssh_does(self):
         error = self.raised(HopError('hop 1/2 bastion1 jump1@10.203.1.2:22', 'hostkey', 'HOST KEY MISMATCH', 0))
-        assert type(error) is AnsibleConnectionFailure
+        assert isinstance(error, AnsibleConnectionFailure) and not isinstance(error, AnsibleAuthenticationFailure)
         assert 'hop 1/2 bastion1 jump1@10.203.1.2:22: Host key verification failed: HOST KEY MISMATCH' in error.message
 
     def test_a_broken_session_names_the_target(self):
         error = self.raised(EOFError())
-        assert type(error) is AnsibleConnectionFailure and 'target t01 admin@10.203.2.11:22' in error.message
+        assert isinstance(error, AnsibleConnectionFailure) and not isinstance(error, AnsibleAuthenticationFailure)
+        assert 'target t01 admin@10.203.2.11:22' in error.message
 
     def test_become_failure_is_a_task_error(self):
         error = self.raised(session.BecomeError('Incorrect sudo password'))
