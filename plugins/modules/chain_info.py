@@ -28,26 +28,10 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.conn
   - ansible.builtin.action_common_attributes.flow
+  - jumphosts.multihop._controller_action
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  become:
-    support: none
-  bypass_host_loop:
-    support: none
   connection:
-    support: none
     details: Runs on the controller and opens no connection.
-  check_mode:
-    support: full
-  delegation:
-    support: none
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 notes:
   - Passwords are never returned, only whether a hop has one.
   - The connection plugin writes the ssh_config file in RV(ssh_config_path) on its first connection through the

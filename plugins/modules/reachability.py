@@ -46,26 +46,10 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.conn
   - ansible.builtin.action_common_attributes.flow
+  - jumphosts.multihop._controller_action
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  become:
-    support: none
-  bypass_host_loop:
-    support: none
   connection:
-    support: none
     details: Opens its own SSH connections from the controller; the host's connection plugin is not used.
-  check_mode:
-    support: full
-  delegation:
-    support: none
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 notes:
   - Hop and host settings (address, port, user, key, password, known_hosts options) are the inventory's, as
     in M(jumphosts.multihop.chain_info). The user's C(~/.ssh/config) is not read.

@@ -7,6 +7,9 @@ import importlib
 import pytest
 import yaml
 
+from ansible.plugins.loader import fragment_loader
+from ansible.utils.plugin_docs import get_docstring
+
 DOC_TYPES = {'str': 'str', 'float': 'float', 'bool': 'bool', 'int': 'int'}
 
 
@@ -14,7 +17,8 @@ DOC_TYPES = {'str': 'str', 'float': 'float', 'bool': 'bool', 'int': 'int'}
 def test_argument_spec_matches_documentation(name):
     module = importlib.import_module(f'ansible_collections.jumphosts.multihop.plugins.modules.{name}')
     action = importlib.import_module(f'ansible_collections.jumphosts.multihop.plugins.action.{name}')
-    doc = yaml.safe_load(module.DOCUMENTATION)
+    # As ansible-doc sees it: with the attributes and options of its doc fragments merged in.
+    doc = get_docstring(module.__file__, fragment_loader, collection_name='jumphosts.multihop', is_module=True)[0]
     assert doc['module'] == name and doc['version_added'] == '0.1.0'
     assert doc['attributes']['check_mode']['support'] == 'full'
     assert doc['attributes']['diff_mode']['support'] == 'none'
