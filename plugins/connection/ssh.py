@@ -19,8 +19,9 @@ description:
     in-process with paramiko, as described under that option.
 author: jumphosts.multihop contributors (@jumphosts)
 extends_documentation_fragment:
-  - ansible.builtin.connection_pipelining
+  # In this order, as the builtin's own: where two define an option, the keys of the first win.
   - jumphosts.multihop._builtin_ssh
+  - ansible.builtin.connection_pipelining
   - jumphosts.multihop._multihop
 notes:
   - The options besides the C(multihop_*) ones are those of the installed C(ansible.builtin.ssh).
@@ -68,8 +69,12 @@ from ansible.utils.path import unfrackpath
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import MultihopError, resolve_hops
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import HopConnectionError, OpenSSHRoute
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._option_definitions import register_option_definitions
 
 display = Display()
+
+# Before ansible-core would parse this file's DOCUMENTATION, as it does in every worker process.
+register_option_definitions(__name__)  # ansible-core registers options under the module's name
 
 FORWARD_AGENT_WARNING = ('multihop_forward_agent is on for {host}: anyone with root on a hop or on the target can '
                          'use your agent to log in as you while this connection is open.')
