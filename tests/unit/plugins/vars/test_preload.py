@@ -1,0 +1,28 @@
+"""The preload vars plugin loads the connection plugin when it is loaded, and provides no variables."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+# In a fresh interpreter, as in the ansible-playbook process: this one has loaded the plugin already.
+LOAD_THE_VARS_PLUGIN = '''
+import json, sys
+from ansible import constants as C
+from ansible.plugins.loader import init_plugin_loader, vars_loader
+MODULE = 'ansible_collections.jumphosts.multihop.plugins.connection.ssh'
+init_plugin_loader()
+before = MODULE in sys.modules
+plugin = vars_loader.get('jumphosts.multihop.preload')
+print(json.dumps([before, MODULE in sys.modules, C.config.has_configuration_definition('connection', MODULE),
+                  plugin.get_vars(None, '/nowhere', [])]))
+'''
+
+
+def test_loading_it_loads_the_connection_plugin_and_its_options():
+    output = subprocess.run([sys.executable, '-c', LOAD_THE_VARS_PLUGIN], capture_output=True, text=True, check=True)
+    before, loaded, options_registered, variables = json.loads(output.stdout.splitlines()[-1])
+    assert not before
+    assert loaded and options_registered
+    assert variables == {}
