@@ -134,6 +134,7 @@ class Connection(BuiltinSSHConnection):
             connect_timeout=self.get_option('timeout'),
             control_persist=self.get_option('multihop_control_persist'),
             forward_agent=forward_agent,
+            tcp_nodelay=self.get_option('multihop_tcp_nodelay'),
         )
         return self._route
 

@@ -121,6 +121,38 @@ def test_one_master_per_hop_shared_by_all_targets_and_forks(lab, tmp_path):
     assert count_logins(log, 'jump1') - before == 1
 
 
+def count_sessions(log, user):
+    path = Path(log)
+    text = path.read_text(errors='replace') if path.exists() else ''
+    return text.count(f'Starting session: command for {user} from')
+
+
+@pytest.mark.parametrize('tcp_nodelay', [True, False])
+def test_each_new_hop_master_starts_one_session_unless_told_not_to(lab, tmp_path, tcp_nodelay):
+    """OpenSSH only: sshd sets TCP_NODELAY when a session starts; docs/connection.md#performance has the timings."""
+    logs = {'jump1': lab['hosts']['bastion1']['log'], 'jump2': lab['hosts']['bastion2']['log']}
+    before = {user: count_sessions(log, user) for user, log in logs.items()}
+    inventory = lab_inventory(lab)
+    inventory['all']['vars']['multihop_tcp_nodelay'] = tcp_nodelay
+    tasks = [{'name': 'one', 'ansible.builtin.command': 'true', 'changed_when': False},
+             {'name': 'two', 'ansible.builtin.ping': {}}]
+    result = run_playbook(tmp_path, inventory, [play('t01,t02,deep1', tasks)])
+    result.assert_ok('t01', 't02', 'deep1')
+    expected = 1 if tcp_nodelay else 0
+    assert {user: count_sessions(log, user) - before[user] for user, log in logs.items()} == \
+        {'jump1': expected, 'jump2': expected}
+
+
+def test_preload_vars_plugin_keeps_group_vars_and_routes_working(lab, tmp_path):
+    (tmp_path / 'group_vars').mkdir()
+    (tmp_path / 'group_vars' / 'all.yml').write_text('from_group_vars_file: read\n')
+    tasks = address_check() + [{'name': 'group_vars file still read', 'ansible.builtin.assert': {
+        'that': "from_group_vars_file == 'read'"}}]
+    result = run_playbook(tmp_path, lab_inventory(lab), [play('t01,deep1', tasks)],
+                          env={'ANSIBLE_VARS_ENABLED': 'host_group_vars,jumphosts.multihop.preload'})
+    result.assert_ok('t01', 'deep1')
+
+
 def test_paramiko_logs_in_to_a_hop_once_per_task_and_target(lab, tmp_path):
     """paramiko's counterpart: a task's worker process reuses its hop transport for every command and copy
     of that task (the command module without pipelining opens several channels), and closes it at the end."""
