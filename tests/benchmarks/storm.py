@@ -3,17 +3,21 @@
 Prints wall times, bastion logins and unreachable counts, and ratios between the methods:
 - builtin:  ansible.builtin.ssh with a hand-written ProxyCommand "ssh -W" (what users write today)
 - multihop: jumphosts.multihop.ssh with multihop_via (cold: no master connection exists at the start)
+- multihop+preload: the same, with the jumphosts.multihop.preload vars plugin enabled (README quick start)
 - paramiko: the same inventory with multihop_backend: paramiko (no OpenSSH client; every task's worker
             process logs in to the bastion once, so expect about targets x tasks bastion logins)
 - mux:      ansible.builtin.ssh with ProxyJump through a bastion master opened before the clock starts
             (the route alone, without the plugin)
 - direct:   ansible.builtin.ssh run from inside the bastion's namespace, no jump at all (the floor)
 
-A second part measures resolution cost: the same play on a 5,000-host inventory and on the lab's
+A second part runs many tasks one after the other on one host (forks 1), where each round trip's
+latency counts: builtin, multihop, multihop with multihop_tcp_nodelay off, and direct.
+
+A third part measures resolution cost: the same play on a 5,000-host inventory and on the lab's
 own small one, for ansible.builtin.ssh (ProxyCommand) and for jumphosts.multihop.ssh.
 
 Usage (as root, with ansible-playbook on PATH and the collection installed):
-    python3 tests/benchmarks/storm.py [--targets 50] [--rounds 3] [--big-inventory 5000]
+    python3 tests/benchmarks/storm.py [--targets 50] [--rounds 3] [--sequence-tasks 20] [--big-inventory 5000]
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ PLAY = [{'name': 'storm', 'hosts': 'targets', 'gather_facts': False, 'tasks': [
     {'name': 'one', 'ansible.builtin.command': 'true', 'changed_when': False},
     {'name': 'two', 'ansible.builtin.ping': {}},
 ]}]
+PRELOAD = {'ANSIBLE_VARS_ENABLED': 'host_group_vars,jumphosts.multihop.preload'}
 RESOLUTION_PLAY = [{'name': 'resolution', 'hosts': 'timed', 'gather_facts': False, 'tasks': [
     {'name': f'ping {i}', 'ansible.builtin.ping': {}} for i in range(10)]}]
 
@@ -107,10 +112,11 @@ def big_inventory(source: Path, workdir: Path, name: str, hosts: int, timed: int
     return path
 
 
-def run(inventory: Path, playbook: Path, forks: int, namespace: str | None = None) -> tuple[float, int, str]:
+def run(inventory: Path, playbook: Path, forks: int, namespace: str | None = None,
+        extra_env: dict | None = None) -> tuple[float, int, str]:
     control_dir = tempfile.mkdtemp(prefix='mhb', dir='/tmp')
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir,
-               ANSIBLE_HOST_KEY_CHECKING='True')
+               ANSIBLE_HOST_KEY_CHECKING='True', **(extra_env or {}))
     command = ['ansible-playbook', '-i', str(inventory), str(playbook), '--forks', str(forks)]
     if namespace:
         command = ['ip', 'netns', 'exec', namespace, *command]
@@ -128,24 +134,46 @@ def storm(lab: dict, workdir: Path, rounds: int, forks: int) -> dict[str, dict[s
     playbook.write_text(yaml.safe_dump(PLAY))
     paths = inventories(lab, workdir)
     namespace = lab['hosts']['bastion1']['namespace']
-    results: dict[str, dict[str, list]] = {m: {'wall': [], 'logins': [], 'unreachable': []}
-                                           for m in ('builtin', 'multihop', 'paramiko', 'mux', 'direct')}
+    results: dict[str, dict[str, list]] = {m: {'wall': [], 'logins': [], 'unreachable': []} for m in (
+        'builtin', 'multihop', 'multihop+preload', 'paramiko', 'mux', 'direct')}
     mux_master = ['ssh', '-F', str(workdir / 'mux.conf'), 'bastion1']
     for _round in range(rounds):
         for method in results:  # interleaved, so drift on this noisy machine hits every method alike
             if method == 'mux':  # opened before the clock starts: this row measures the route, not the login
                 subprocess.run([*mux_master[:1], '-fN', *mux_master[1:]], check=True)
             before = logins(lab)
-            wall, unreachable, output = run(paths[method], playbook, forks,
-                                            namespace if method == 'direct' else None)
+            wall, unreachable, output = run(paths[method.split('+')[0]], playbook, forks,
+                                            namespace if method == 'direct' else None,
+                                            PRELOAD if method.endswith('+preload') else None)
             if method == 'mux':
                 subprocess.run([*mux_master[:1], '-O', 'exit', *mux_master[1:]], capture_output=True, check=False)
             results[method]['wall'].append(wall)
             results[method]['logins'].append(logins(lab) - before)
             results[method]['unreachable'].append(unreachable)
-            if method in ('multihop', 'paramiko') and unreachable:
+            if method not in ('builtin', 'direct') and unreachable:
                 print(output[-3000:], file=sys.stderr)
     return results
+
+
+def sequence(lab: dict, workdir: Path, rounds: int, tasks: int) -> dict[str, list[float]]:
+    """``tasks`` tasks one after the other on one host: here a delay on each round trip is not hidden by forks."""
+    playbook = workdir / 'sequence.yml'
+    playbook.write_text(yaml.safe_dump([{'name': 'sequence', 'hosts': 't01', 'gather_facts': False, 'tasks': [
+        {'name': f'ping {i}', 'ansible.builtin.ping': {}} for i in range(tasks)]}]))
+    paths = inventories(lab, workdir)
+    nodelay_off = yaml.safe_load(paths['multihop'].read_text())
+    nodelay_off['all']['vars']['multihop_tcp_nodelay'] = False
+    paths['multihop, tcp_nodelay off'] = workdir / 'nodelay-off.yml'
+    paths['multihop, tcp_nodelay off'].write_text(yaml.safe_dump(nodelay_off))
+    namespace = lab['hosts']['bastion1']['namespace']
+    times: dict[str, list[float]] = {m: [] for m in ('builtin', 'multihop', 'multihop, tcp_nodelay off', 'direct')}
+    for _round in range(rounds):
+        for method in times:
+            wall, unreachable, output = run(paths[method], playbook, 1, namespace if method == 'direct' else None)
+            if unreachable:
+                print(output[-3000:], file=sys.stderr)
+            times[method].append(wall)
+    return times
 
 
 def resolution(lab: dict, workdir: Path, rounds: int, hosts: int) -> dict[str, list[float]]:
@@ -172,6 +200,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--targets', type=int, default=50)
     parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--sequence-tasks', type=int, default=20)
     parser.add_argument('--big-inventory', type=int, default=5000)
     args = parser.parse_args()
 
@@ -185,8 +214,12 @@ def main() -> int:
         print(f'{method:<10} {statistics.median(r["wall"]):>14.2f} {str(r["logins"]):>16} {str(r["unreachable"]):>12}')
     ratio = [m / d for m, d in zip(results['multihop']['wall'], results['direct']['wall'], strict=True)]
     ratio_builtin = [m / b for m, b in zip(results['multihop']['wall'], results['builtin']['wall'], strict=True)]
-    print(f'ratio multihop/direct per round:  {", ".join(f"{r:.3f}" for r in ratio)} '
-          f'(median {statistics.median(ratio):.3f}; target <= 1.05)')
+    ratio_preload = [m / d for m, d in zip(results['multihop+preload']['wall'], results['direct']['wall'],
+                                           strict=True)]
+    print(f'ratio multihop+preload/direct per round: {", ".join(f"{r:.3f}" for r in ratio_preload)} '
+          f'(median {statistics.median(ratio_preload):.3f}; target <= 1.05)')
+    print(f'ratio multihop/direct per round:         {", ".join(f"{r:.3f}" for r in ratio)} '
+          f'(median {statistics.median(ratio):.3f}; without the preload plugin)')
     print(f'ratio multihop/builtin per round: {", ".join(f"{r:.3f}" for r in ratio_builtin)}')
     ratio_mux = [m / d for m, d in zip(results['mux']['wall'], results['direct']['wall'], strict=True)]
     ratio_plugin = [m / x for m, x in zip(results['multihop']['wall'], results['mux']['wall'], strict=True)]
@@ -197,6 +230,14 @@ def main() -> int:
           f'(median {statistics.median(ratio_paramiko):.3f}); paramiko bastion logins per round '
           f'{results["paramiko"]["logins"]} vs OpenSSH {results["multihop"]["logins"]}; paramiko unreachable '
           f'{results["paramiko"]["unreachable"]} (target: all 0)')
+
+    print(f'\nsequence: {args.sequence_tasks} pings one after the other on t01, forks 1')
+    seq = sequence(lab, workdir, args.rounds, args.sequence_tasks)
+    for method, values in seq.items():
+        print(f'{method:<28} median {statistics.median(values):6.2f} s  {[f"{v:.2f}" for v in values]}')
+    direct = statistics.median(seq['direct'])
+    print('ratio to direct: ' + ', '.join(f'{m} {statistics.median(v) / direct:.2f}' for m, v in seq.items()
+                                          if m != 'direct'))
 
     print(f'\nresolution: 10 pings on 5 targets, inventory of {args.big_inventory} extra hosts vs none')
     times = resolution(lab, workdir, args.rounds, args.big_inventory)

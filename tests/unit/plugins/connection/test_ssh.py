@@ -95,3 +95,8 @@ def test_control_dir_too_long_for_a_socket_is_a_clear_error(tmp_path, prepared):
     connection = connect(long_dir, {'multihop_via': 'bastion1'})
     with pytest.raises(AnsibleError, match='too long for a UNIX socket'):
         connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')
+
+
+@pytest.mark.parametrize('variable', ['ansible_pipelining', 'ansible_ssh_pipelining'])
+def test_every_pipelining_variable_of_the_builtin_applies(tmp_path, variable):
+    assert connect(tmp_path, {variable: True}).get_option('pipelining') is True
