@@ -82,7 +82,8 @@ NO_HOST_KEY_CHECK_WARNING = ('host key checking is off for {hop} on the way to {
                              'a man in the middle would go unnoticed.')
 PARAMIKO_NO_FORWARD_AGENT_WARNING = ('multihop_forward_agent is ignored for {host}: the paramiko backend never '
                                      'forwards the agent.')
-PARAMIKO_BACKEND_OPTIONS = ('timeout', 'multihop_keepalive', 'multihop_accept_new_host_keys', 'reconnection_retries')
+PARAMIKO_BACKEND_OPTIONS = ('timeout', 'multihop_keepalive', 'multihop_accept_new_host_keys', 'reconnection_retries',
+                            'multihop_tcp_nodelay')
 
 
 def _paramiko():

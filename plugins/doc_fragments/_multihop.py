@@ -104,8 +104,9 @@ options:
         key: accept_new_host_keys
   multihop_tcp_nodelay:
     description:
-      - After opening a hop's shared connection, start one session on the hop through it, running C(true) (or the
-        hop user's C(ForceCommand) instead), and ignore its outcome. OpenSSH backend only.
+      - After logging in to a hop, start one session on it, running C(true) (or the hop user's C(ForceCommand)
+        instead), and ignore its outcome. The OpenSSH backend does this once per hop master connection, the
+        paramiko backend once per hop login.
       - sshd turns C(TCP_NODELAY) on for a connection only when a session starts on it, and a hop that only
         forwards never starts one. Without it, each round trip through the hop waits about 40 ms for a delayed TCP
         acknowledgement, and a run of tasks on one host takes about twice as long as without a bastion.

@@ -427,6 +427,7 @@ class WalkSettings:
     default_identities: tuple[str, ...] = DEFAULT_IDENTITIES
     accept_new_host_key: Callable[[Hop, list[str], object], bool] | None = None
     clock: Callable[[], float] = time.monotonic
+    hop_session: bool = False  # run ``true`` on each hop after login, so that its sshd turns TCP_NODELAY on
 
 
 class _Walker:
@@ -677,9 +678,20 @@ class _Walker:
         except _StageFailure as failure:
             self._blame_netcat(stream, failure)
             raise
+        if self.settings.hop_session:
+            self._start_one_session(transport)
         if self.pool is not None:
             self.pool[chain_digest(self.hops[:index + 1])] = transport
         return transport
+
+    def _start_one_session(self, transport) -> None:
+        """sshd turns TCP_NODELAY on only when a session starts; without one each round trip waits ~40 ms."""
+        with contextlib.suppress(paramiko.SSHException, OSError, EOFError):
+            channel = transport.open_session(timeout=self.settings.timeout)
+            try:
+                channel.exec_command('true')  # returns once sshd has answered, which is when it sets the option
+            finally:
+                channel.close()
 
     def _pooled(self, index: int):
         if self.pool is None:

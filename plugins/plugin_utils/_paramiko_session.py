@@ -413,12 +413,14 @@ class ParamikoBackend:
     """connect / exec / put / fetch / reset / close for one target, through its hops, with paramiko."""
 
     def __init__(self, hops: tuple[Hop, ...], target: Hop, *, timeout: float, keepalive: int,
-                 accept_new_host_keys: bool, reconnection_retries: int = 0, pool: SessionPool = POOL):
+                 accept_new_host_keys: bool, reconnection_retries: int = 0, tcp_nodelay: bool = True,
+                 pool: SessionPool = POOL):
         require_paramiko()
         self.hops, self.target, self.pool = hops, target, pool
         self.timeout, self.keepalive = float(timeout or 10), int(keepalive or 0)
         self.accept_new_host_keys = accept_new_host_keys
         self.reconnection_retries = int(reconnection_retries or 0)
+        self.tcp_nodelay = tcp_nodelay
         self.label = f'target {target.name} {target.address}'
         self.key = chain_digest(hops + (target,), 'paramiko')
         self._hop_keys = tuple(chain_digest(hops[:i + 1]) for i, hop in enumerate(hops) if hop.type != 'socks5')
@@ -437,7 +439,8 @@ class ParamikoBackend:
         return session
 
     def _open_chain(self):
-        settings = WalkSettings(timeout=self.timeout, accept_new_host_key=self._accept_new)
+        settings = WalkSettings(timeout=self.timeout, accept_new_host_key=self._accept_new,
+                                hop_session=self.tcp_nodelay)
         attempt = 1
         while True:
             try:
@@ -503,4 +506,5 @@ def backend_settings(options: Mapping[str, object]) -> dict[str, object]:
     """The backend's settings from the plugin's options (pure; unit-tested)."""
     return {'timeout': options.get('timeout') or 10, 'keepalive': options.get('multihop_keepalive') or 0,
             'accept_new_host_keys': bool(options.get('multihop_accept_new_host_keys')),
-            'reconnection_retries': options.get('reconnection_retries') or 0}
+            'reconnection_retries': options.get('reconnection_retries') or 0,
+            'tcp_nodelay': options.get('multihop_tcp_nodelay') is not False}

@@ -11,7 +11,7 @@ Prints wall times, bastion logins and unreachable counts, and ratios between the
 - direct:   ansible.builtin.ssh run from inside the bastion's namespace, no jump at all (the floor)
 
 A second part runs many tasks one after the other on one host (forks 1), where each round trip's
-latency counts: builtin, multihop, multihop with multihop_tcp_nodelay off, and direct.
+latency counts: builtin, multihop, multihop with multihop_tcp_nodelay off, paramiko, and direct.
 
 A third part measures resolution cost: the same play on a 5,000-host inventory and on the lab's
 own small one, for ansible.builtin.ssh (ProxyCommand) and for jumphosts.multihop.ssh.
@@ -166,7 +166,8 @@ def sequence(lab: dict, workdir: Path, rounds: int, tasks: int) -> dict[str, lis
     paths['multihop, tcp_nodelay off'] = workdir / 'nodelay-off.yml'
     paths['multihop, tcp_nodelay off'].write_text(yaml.safe_dump(nodelay_off))
     namespace = lab['hosts']['bastion1']['namespace']
-    times: dict[str, list[float]] = {m: [] for m in ('builtin', 'multihop', 'multihop, tcp_nodelay off', 'direct')}
+    times: dict[str, list[float]] = {m: [] for m in (
+        'builtin', 'multihop', 'multihop, tcp_nodelay off', 'paramiko', 'direct')}
     for _round in range(rounds):
         for method in times:
             wall, unreachable, output = run(paths[method], playbook, 1, namespace if method == 'direct' else None)
@@ -209,9 +210,9 @@ def main() -> int:
     print(f'storm: {len(lab["targets"])} targets behind bastion1, forks {len(lab["targets"])}, '
           f'{args.rounds} interleaved rounds, default MaxStartups')
     results = storm(lab, workdir, args.rounds, len(lab['targets']))
-    print(f'{"method":<10} {"median wall s":>14} {"bastion logins":>16} {"unreachable":>12}')
+    print(f'{"method":<17} {"median wall s":>14} {"bastion logins":>16} {"unreachable":>12}')
     for method, r in results.items():
-        print(f'{method:<10} {statistics.median(r["wall"]):>14.2f} {str(r["logins"]):>16} {str(r["unreachable"]):>12}')
+        print(f'{method:<17} {statistics.median(r["wall"]):>14.2f} {str(r["logins"]):>16} {str(r["unreachable"]):>12}')
     ratio = [m / d for m, d in zip(results['multihop']['wall'], results['direct']['wall'], strict=True)]
     ratio_builtin = [m / b for m, b in zip(results['multihop']['wall'], results['builtin']['wall'], strict=True)]
     ratio_preload = [m / d for m, d in zip(results['multihop+preload']['wall'], results['direct']['wall'],

@@ -94,7 +94,9 @@ class TestChoices:
     def test_backend_settings(self):
         assert session.backend_settings({'timeout': 5, 'multihop_keepalive': 15,
                                          'multihop_accept_new_host_keys': None, 'reconnection_retries': 2}) == \
-            {'timeout': 5, 'keepalive': 15, 'accept_new_host_keys': False, 'reconnection_retries': 2}
+            {'timeout': 5, 'keepalive': 15, 'accept_new_host_keys': False, 'reconnection_retries': 2,
+             'tcp_nodelay': True}
+        assert session.backend_settings({'multihop_tcp_nodelay': False})['tcp_nodelay'] is False
 
     def test_a_connection_dropped_before_the_banner_is_retried_a_few_times(self):
         retries = session.BANNER_RETRIES
