@@ -1,34 +1,17 @@
-"""The option definitions registered from the builtin's equal those ansible-core parses from the docs."""
+"""Registering the option definitions: only from the builtin's, and never over existing ones.
+
+That they equal the parsed documentation is tested with the builtin options, in doc_fragments/test_builtin_ssh.py.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from ansible import constants as C
-from ansible.plugins.loader import connection_loader, fragment_loader
-from ansible.utils.plugin_docs import get_docstring
 
-from ansible_collections.jumphosts.multihop.plugins.connection import ssh as multihop_ssh
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._option_definitions import (
-    option_definitions,
     register_option_definitions,
 )
-
-
-def without_versions(node):
-    if isinstance(node, dict):
-        return {k: without_versions(v) for k, v in node.items() if not k.startswith('version_added')}
-    if isinstance(node, list):
-        return [without_versions(item) for item in node]
-    return node
-
-
-def test_definitions_equal_the_parsed_documentation():
-    connection_loader.get('ssh', class_only=True)  # as ansible-playbook does before it forks
-    builtin = C.config.get_configuration_definitions('connection', 'ssh')
-    parsed = get_docstring(multihop_ssh.__file__, fragment_loader)[0]['options']
-    assert without_versions(option_definitions(builtin)) == without_versions(parsed)
-    assert 'multihop_via' in parsed and 'control_path_dir' in parsed
 
 
 @pytest.fixture
