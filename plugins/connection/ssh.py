@@ -73,8 +73,9 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._option_definit
 
 display = Display()
 
-# Before ansible-core would parse this file's DOCUMENTATION, as it does in every worker process.
-register_option_definitions(__name__)  # ansible-core registers options under the module's name
+# Now, before ansible-core would parse this file's DOCUMENTATION again in this worker process; under the
+# module's name, which is the name ansible-core looks the definitions up by.
+register_option_definitions(__name__)
 
 FORWARD_AGENT_WARNING = ('multihop_forward_agent is on for {host}: anyone with root on a hop or on the target can '
                          'use your agent to log in as you while this connection is open.')
