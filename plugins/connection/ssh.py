@@ -66,7 +66,11 @@ from ansible.plugins.connection.ssh import Connection as BuiltinSSHConnection
 from ansible.utils.display import Display
 from ansible.utils.path import unfrackpath
 
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import MultihopError, resolve_hops
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
+    MultihopError,
+    endpoint_hop,
+    resolve_hops,
+)
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import HopConnectionError, OpenSSHRoute
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._option_definitions import register_option_definitions
@@ -126,18 +130,25 @@ class Connection(BuiltinSSHConnection):
         if not self._hops or self._route:
             return self._route
         forward_agent = self.get_option('multihop_forward_agent')
+        try:
+            # The target is checked by the same gate as its hops, on both backends.
+            endpoint_hop(self._inventory_name or self.host, self.host, self.get_option('port'),
+                         self.get_option('remote_user'))
+            route = OpenSSHRoute(
+                self._hops,
+                unfrackpath(self.get_option('control_path_dir')),
+                ssh_executable=self.get_option('ssh_executable'),
+                connect_timeout=self.get_option('timeout'),
+                control_persist=self.get_option('multihop_control_persist'),
+                forward_agent=forward_agent,
+                tcp_nodelay=self.get_option('multihop_tcp_nodelay'),
+            )
+        except MultihopError as e:
+            raise AnsibleError(f'jumphosts.multihop: host {self.host}: {e}') from None
         if forward_agent:
             display.warning(FORWARD_AGENT_WARNING.format(host=self.host))
         self._warn_about_hop_host_keys()
-        self._route = OpenSSHRoute(
-            self._hops,
-            unfrackpath(self.get_option('control_path_dir')),
-            ssh_executable=self.get_option('ssh_executable'),
-            connect_timeout=self.get_option('timeout'),
-            control_persist=self.get_option('multihop_control_persist'),
-            forward_agent=forward_agent,
-            tcp_nodelay=self.get_option('multihop_tcp_nodelay'),
-        )
+        self._route = route
         return self._route
 
     def _warn_about_hop_host_keys(self):
@@ -159,8 +170,8 @@ class Connection(BuiltinSSHConnection):
                 route.prepare()
         except HopConnectionError as e:
             raise AnsibleConnectionFailure(f'jumphosts.multihop: {e}') from e
-        except ValueError as e:  # a setting that cannot work, such as a control_path_dir that is too long
-            raise AnsibleError(f'jumphosts.multihop: host {self.host}: {e}') from e
+        except MultihopError as e:  # a setting that cannot work, such as a control_path_dir that is too long
+            raise AnsibleError(f'jumphosts.multihop: host {self.host}: {e}') from None
         display.vvv(f'MULTIHOP ROUTE: {" -> ".join(h.name for h in self._hops)} -> {self.host}', host=self.host)
         return command[:1] + [to_bytes(arg) for arg in route.ssh_args()] + command[1:]
 
@@ -182,12 +193,16 @@ class Connection(BuiltinSSHConnection):
             self._warn_about_hop_host_keys()
             key_file = self.get_option('private_key_file')
             paramiko = _paramiko()
-            target = paramiko.target_hop(
-                self._inventory_name or self.host, self.host, self.get_option('port'), self.get_option('remote_user'),
-                private_key_file=os.path.expanduser(key_file) if key_file else None,
-                password=self.get_option('password'),
-                ssh_args=tuple(self.get_option(o) for o in ('ssh_args', 'ssh_common_args', 'ssh_extra_args')),
-                host_key_checking=self.get_option('host_key_checking'))
+            try:
+                target = paramiko.target_hop(
+                    self._inventory_name or self.host, self.host, self.get_option('port'),
+                    self.get_option('remote_user'),
+                    private_key_file=os.path.expanduser(key_file) if key_file else None,
+                    password=self.get_option('password'),
+                    ssh_args=tuple(self.get_option(o) for o in ('ssh_args', 'ssh_common_args', 'ssh_extra_args')),
+                    host_key_checking=self.get_option('host_key_checking'))
+            except MultihopError as e:
+                raise AnsibleError(f'jumphosts.multihop: {e}') from None
             try:
                 settings = paramiko.backend_settings({o: self.get_option(o) for o in PARAMIKO_BACKEND_OPTIONS})
                 self._backend = paramiko.ParamikoBackend(self._hops, target, **settings)

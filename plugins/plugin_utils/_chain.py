@@ -8,12 +8,18 @@ validated here, before it can reach an ssh command line or a config file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import MultihopError, VariableError, shown
+
+__all__ = ['MultihopError', 'Hop', 'ResolvedHost', 'resolve_hops', 'resolve_host']
 
 HOP_TYPES = ('ssh', 'netcat', 'socks5')
 DEFAULT_SOCKS_PORT = 1080
@@ -33,32 +39,14 @@ VIA_VAR = 'multihop_via'
 MAPPING_KEYS = frozenset(('host', 'port', 'user', 'private_key_file', 'password', 'ssh_args', 'type',
                           'host_key_checking'))
 
-# ssh_config keywords a hop may set through ssh_args. Anything that runs a command, changes the
-# route or includes files is refused; connection sharing is ours to manage.
-ALLOWED_HOP_OPTIONS = frozenset(k.lower() for k in (
-    'AddressFamily', 'BindAddress', 'CASignatureAlgorithms', 'CertificateFile', 'CheckHostIP', 'Ciphers',
-    'Compression', 'ConnectionAttempts', 'ConnectTimeout', 'FingerprintHash', 'GSSAPIAuthentication',
-    'HashKnownHosts', 'HostbasedAcceptedAlgorithms', 'HostKeyAlgorithms', 'HostKeyAlias', 'IdentitiesOnly',
-    'IdentityAgent', 'IdentityFile', 'IPQoS', 'KbdInteractiveAuthentication', 'KexAlgorithms', 'LogLevel',
-    'MACs', 'NumberOfPasswordPrompts', 'PasswordAuthentication', 'PreferredAuthentications',
-    'PubkeyAcceptedAlgorithms', 'PubkeyAcceptedKeyTypes', 'PubkeyAuthentication', 'RekeyLimit',
-    'RequiredRSASize', 'ServerAliveCountMax', 'ServerAliveInterval', 'StrictHostKeyChecking', 'TCPKeepAlive',
-    'UpdateHostKeys', 'UserKnownHostsFile', 'VerifyHostKeyDNS',
-))
+# ssh_config keywords a hop may set through ssh_args are those the gate has a grammar for (HOP_KEYWORDS).
+# Anything that runs a command, changes the route or includes files is refused; connection sharing is
+# ours to manage.
 MANAGED_HOP_OPTIONS = frozenset(('controlmaster', 'controlpath', 'controlpersist'))
 ROUTE_OPTIONS = frozenset(('proxycommand', 'proxyjump'))
 
-_HOSTNAME_RE = re.compile(r'^[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?$')
-_USER_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9._-]*\$?$')
-_ALIAS_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9._-]*$')
-_OPTION_KEY_RE = re.compile(r'^[A-Za-z][A-Za-z0-9]*$')
-_UNSAFE_VALUE_RE = re.compile(r'[\x00-\x1f\x7f"%]')
 _TRUE = frozenset(('1', 'true', 'yes', 'on', 'y', 't'))
 _FALSE = frozenset(('0', 'false', 'no', 'off', 'n', 'f'))
-
-
-class MultihopError(ValueError):
-    """Bad chain definition. The message names the host and, where known, the hop."""
 
 
 @dataclass(frozen=True)
@@ -100,10 +88,8 @@ class Hop:
 
     @property
     def disables_host_key_checking(self) -> bool:
-        if self.host_key_checking is False:
-            return True
-        return any(k.lower() == 'stricthostkeychecking' and v.lower() in ('no', 'off')
-                   for k, v in self.options)
+        """Any setting that makes OpenSSH accept an unknown or changed key, whatever its spelling."""
+        return gate.host_key_checking_off(self.options, self.host_key_checking)
 
 
 @dataclass(frozen=True)
@@ -128,79 +114,25 @@ def hop_label(hops: tuple[Hop, ...], index: int) -> str:
 
 # --- validation -------------------------------------------------------------------------------------------
 
-def validate_host(value: object, where: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise MultihopError(f'{where}: host must be a non-empty string, got {value!r}')
-    candidate = value[1:-1] if value.startswith('[') and value.endswith(']') else value
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        pass
-    if len(candidate) > 253 or not _HOSTNAME_RE.match(candidate):
-        raise MultihopError(f'{where}: invalid host {value!r}: only letters, digits, ".", "-" and "_" are '
-                            'allowed, and it may not start with "-"')
-    return candidate
-
-
-def validate_user(value: object, where: str) -> str | None:
-    if value is None or value == '':
-        return None
-    if not isinstance(value, str) or len(value) > 64 or not _USER_RE.match(value):
-        raise MultihopError(f'{where}: invalid user {value!r}: only letters, digits, ".", "-" and "_" are '
-                            'allowed, and it may not start with "-"')
-    return value
-
-
-def validate_port(value: object, where: str) -> int | None:
-    if value is None or value == '':
-        return None
-    if isinstance(value, bool):
-        raise MultihopError(f'{where}: invalid port {value!r}')
-    text = str(value).strip()
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise MultihopError(f'{where}: invalid port {value!r}: must be a number from 1 to 65535')
-    return int(text)
-
-
-def validate_value(value: object, what: str, where: str) -> str | None:
-    """A free-form value (a path, an option value) that ends up in ssh_config."""
-    if value is None or value == '':
-        return None
-    if not isinstance(value, str):
-        raise MultihopError(f'{where}: {what} must be a string, got {type(value).__name__}')
-    if _UNSAFE_VALUE_RE.search(value) or value.startswith('-'):
-        raise MultihopError(f'{where}: invalid {what} {value!r}: control characters, double quotes, "%" and a '
-                            'leading "-" are not allowed')
-    return value
-
-
-def validate_password(value: object, where: str) -> str | None:
-    if value is None or value == '':
-        return None
-    if not isinstance(value, str) or '\n' in value or '\x00' in value:
-        raise MultihopError(f'{where}: the password must be a single-line string')
-    return value
-
-
-def validate_bool(value: object, what: str, where: str) -> bool | None:
+def validate_bool(value: object, what: str, where: str, *, reveal: bool = True) -> bool | None:
     if value is None or value == '':
         return None
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
+    text = str(value).strip().lower() if isinstance(value, (str, int)) else None
     if text in _TRUE:
         return True
     if text in _FALSE:
         return False
-    raise MultihopError(f'{where}: {what} must be a boolean, got {value!r}')
+    raise MultihopError(f'{where}: {what} must be a boolean, got {shown(value, reveal)}')
 
 
 def validate_type(value: object, where: str) -> str:
     if value is None or value == '':
         return 'ssh'
-    if value not in HOP_TYPES:
-        raise MultihopError(f'{where}: unknown hop type {value!r}, expected one of {", ".join(HOP_TYPES)}')
-    return str(value)
+    if not isinstance(value, str) or value not in HOP_TYPES:
+        raise MultihopError(f'{where}: unknown hop type {shown(value)}, expected one of {", ".join(HOP_TYPES)}')
+    return value
 
 
 def ssh_arg_options(tokens: list[str]):
@@ -224,7 +156,7 @@ def ssh_arg_options(tokens: list[str]):
         yield key.strip(), value.strip()
 
 
-def parse_ssh_args(args: object, where: str) -> tuple[tuple[str, str], ...]:
+def parse_ssh_args(args: object, where: str, *, reveal: bool = True) -> tuple[tuple[str, str], ...]:
     """Turn ``-o Key=Value`` arguments into ssh_config options, refusing anything else."""
     if args is None or args == '':
         return ()
@@ -232,7 +164,7 @@ def parse_ssh_args(args: object, where: str) -> tuple[tuple[str, str], ...]:
         try:
             tokens = shlex.split(args)
         except ValueError as e:
-            raise MultihopError(f'{where}: cannot parse ssh arguments {args!r}: {e}') from e
+            raise MultihopError(f'{where}: cannot parse ssh arguments {shown(args, reveal)}: {e}') from e
     elif isinstance(args, (list, tuple)) and all(isinstance(a, str) for a in args):
         tokens = list(args)
     else:
@@ -241,10 +173,10 @@ def parse_ssh_args(args: object, where: str) -> tuple[tuple[str, str], ...]:
     options = []
     for key, value in ssh_arg_options(tokens):
         if key is None:
-            raise MultihopError(f'{where}: unsupported ssh argument {value!r}: a hop accepts only "-o Key=Value" '
-                                'and "-i FILE"')
-        if not _OPTION_KEY_RE.match(key) or not value:
-            raise MultihopError(f'{where}: malformed ssh option {key}={value!r}, expected Key=Value')
+            raise MultihopError(f'{where}: unsupported ssh argument {shown(value, reveal)}: a hop accepts only '
+                                '"-o Key=Value" and "-i FILE"')
+        if not value:
+            raise MultihopError(f'{where}: malformed ssh option {shown(key, reveal)}, expected Key=Value')
         lowered = key.lower()
         if lowered in MANAGED_HOP_OPTIONS:
             continue  # hops always share one master connection; see the openssh backend
@@ -254,15 +186,14 @@ def parse_ssh_args(args: object, where: str) -> tuple[tuple[str, str], ...]:
         if lowered == 'forwardagent':
             raise MultihopError(f'{where}: ForwardAgent is not allowed in a hop\'s ssh arguments; set '
                                 'multihop_forward_agent instead')
-        if lowered not in ALLOWED_HOP_OPTIONS:
-            raise MultihopError(f'{where}: ssh option {key} is not allowed on a hop')
-        options.append((key, validate_value(value, f'value of {key}', where)))
+        options.append(gate.check_option(key, value, where, reveal=reveal))
     return tuple(options)
 
 
 # --- resolution -------------------------------------------------------------------------------------------
 
 HostLookup = Callable[[str], 'Mapping[str, object] | None']
+TEMPLATE_MARKERS = ('{{', '{%')
 
 
 def _first(hostvars: Mapping[str, object], names: tuple[str, ...]) -> tuple[object, str | None]:
@@ -272,6 +203,16 @@ def _first(hostvars: Mapping[str, object], names: tuple[str, ...]) -> tuple[obje
             if value is not None and value != '':
                 return value, name
     return None, None
+
+
+def is_templated(hostvars: Mapping[str, object], name: str | None) -> bool:
+    """Whether a variable came from a template: then a rejected value is not shown (a lookup may hold a secret).
+
+    A lookup that knows the raw value offers ``templated(name)`` (see ``_inventory``); a plain mapping,
+    as in tests, holds values as written.
+    """
+    templated = getattr(hostvars, 'templated', None)
+    return bool(name and templated and templated(name))
 
 
 def _is_bare_name(spec: str) -> bool:
@@ -285,21 +226,17 @@ def _is_bare_name(spec: str) -> bool:
     return False
 
 
-def _alias_for(name: str, where: str) -> str:
-    if not _ALIAS_RE.match(name):
-        raise MultihopError(f'{where}: inventory hostname {name!r} cannot be used as an ssh_config alias: '
-                            'only letters, digits, ".", "-" and "_" are allowed')
-    return name
-
-
 def _inline_alias(host: str, port: int | None) -> str:
     return 'multihop-' + re.sub(r'[^A-Za-z0-9.-]', '-', host) + (f'-{port}' if port else '')
 
 
-def parse_hop_string(spec: str, where: str) -> dict[str, object]:
+def parse_hop_string(spec: str, where: str, *, reveal: bool = True) -> dict[str, object]:
     """``[user@]host[:port]``, IPv6 addresses in brackets."""
+    def invalid(rule: str) -> MultihopError:
+        return MultihopError(f'{where}: invalid hop {shown(spec, reveal)}: {rule}')
+
     if not spec or spec != spec.strip() or any(c.isspace() for c in spec):
-        raise MultihopError(f'{where}: invalid hop {spec!r}: whitespace is not allowed')
+        raise invalid('whitespace is not allowed')
     user, at, rest = spec.rpartition('@')
     if not at:
         user, rest = '', spec
@@ -307,16 +244,26 @@ def parse_hop_string(spec: str, where: str) -> dict[str, object]:
     if rest.startswith('['):
         host, bracket, tail = rest[1:].partition(']')
         if not bracket or (tail and not tail.startswith(':')):
-            raise MultihopError(f'{where}: invalid hop {spec!r}: expected [IPv6] or [IPv6]:port')
+            raise invalid('expected [IPv6] or [IPv6]:port')
         port = tail[1:] if tail else None
     elif rest.count(':') > 1:
-        raise MultihopError(f'{where}: invalid hop {spec!r}: write IPv6 addresses in brackets, like [::1]:22')
+        raise invalid('write IPv6 addresses in brackets, like [::1]:22')
     else:
         host, colon, port_text = rest.partition(':')
         port = port_text if colon else None
         if colon and not port_text:
-            raise MultihopError(f'{where}: invalid hop {spec!r}: empty port')
+            raise invalid('empty port')
     return {'host': host, 'port': port, 'user': user or None}
+
+
+@dataclass(frozen=True)
+class _HopInput:
+    """A hop's raw settings, where they came from, and which of them may be shown in an error."""
+
+    values: Mapping[str, object]
+    options: tuple[tuple[str, str], ...]
+    sources: tuple[tuple[str, str], ...]
+    hidden: frozenset[str] = frozenset()
 
 
 class _Resolver:
@@ -339,28 +286,8 @@ class _Resolver:
         for index, spec in enumerate(specs):
             where = f'host {stack[0]}: {VIA_VAR}[{index}] of {owner}' if len(stack) > 1 else \
                 f'host {owner}: {VIA_VAR}[{index}]'
-            if isinstance(spec, str) and self.vars_of(spec) is not None:
-                if spec in stack:
-                    raise MultihopError(f'host {stack[0]}: {VIA_VAR} has a cycle: '
-                                        + ' -> '.join(stack + (spec,)))
-                if index == 0:
-                    # Only the first hop's own route applies; later hops are reached through the list itself.
-                    hops.extend(self.hops_for(spec, self.vars_of(spec).get(VIA_VAR), stack + (spec,)))
-                hops.append(self.inventory_hop(spec, where))
-            elif isinstance(spec, str):
-                if _is_bare_name(spec):
-                    raise MultihopError(f'{where}: {spec!r} is not an inventory host (to use a DNS name '
-                                        'directly, write it as user@name, name:port or {host: name})')
-                hops.append(self.inline_hop(parse_hop_string(spec, where), where, 'string'))
-            elif isinstance(spec, Mapping):
-                unknown = sorted(set(spec) - MAPPING_KEYS)
-                if unknown:
-                    raise MultihopError(f'{where}: unknown key(s) {", ".join(map(str, unknown))} in hop; allowed: '
-                                        + ', '.join(sorted(MAPPING_KEYS)))
-                hops.append(self.inline_hop(spec, where, 'mapping'))
-            else:
-                raise MultihopError(f'{where}: a hop must be an inventory hostname, a "[user@]host[:port]" string '
-                                    f'or a mapping, got {type(spec).__name__}')
+            with guarded(where):
+                hops.extend(self._hops_of_spec(owner, spec, index, stack, where))
         seen: set[str] = set()
         for hop in hops:
             if hop.alias in seen:
@@ -372,54 +299,104 @@ class _Resolver:
                                     'first hop, reached directly from the controller')
         return tuple(hops)
 
+    def _hops_of_spec(self, owner: str, spec: object, index: int, stack: tuple[str, ...], where: str) -> list[Hop]:
+        """The hops one entry of ``multihop_via`` stands for: an inventory host's own route, then the host."""
+        reveal = not is_templated(self.vars_of(owner) or {}, VIA_VAR)
+        if isinstance(spec, str) and self.vars_of(spec) is not None:
+            if spec in stack:
+                raise MultihopError(f'host {stack[0]}: {VIA_VAR} has a cycle: ' + ' -> '.join(stack + (spec,)))
+            hops: list[Hop] = []
+            if index == 0:
+                # Only the first hop's own route applies; later hops are reached through the list itself.
+                hops.extend(self.hops_for(spec, self.vars_of(spec).get(VIA_VAR), stack + (spec,)))
+            return [*hops, self.inventory_hop(spec, where)]
+        if isinstance(spec, str):
+            if _is_bare_name(spec):
+                raise MultihopError(f'{where}: {shown(spec, reveal)} is not an inventory host (to use a DNS name '
+                                    'directly, write it as user@name, name:port or {host: name})')
+            return [self.inline_hop(parse_hop_string(spec, where, reveal=reveal), where, 'string', reveal)]
+        if isinstance(spec, Mapping):
+            unknown = sorted(shown(key, reveal) for key in set(spec) - MAPPING_KEYS)
+            if unknown:
+                raise MultihopError(f'{where}: unknown key(s) {", ".join(unknown)} in hop; allowed: '
+                                    + ', '.join(sorted(MAPPING_KEYS)))
+            return [self.inline_hop(spec, where, 'mapping', reveal)]
+        raise MultihopError(f'{where}: a hop must be an inventory hostname, a "[user@]host[:port]" string '
+                            f'or a mapping, got {type(spec).__name__}')
+
     def inventory_hop(self, name: str, where: str) -> Hop:
         where = f'{where} ({name})'
         values: dict[str, object] = {}
         sources = []
+        hidden = set()
         hostvars = self.vars_of(name) or {}
-        for key, names in HOP_VARS.items():
-            value, source = _first(hostvars, names)
-            values[key] = value
-            if source:
-                sources.append((key, f'hostvars[{name}].{source}'))
-        if values['host'] is None:
-            values['host'] = name
-            sources.append(('host', 'inventory_hostname'))
-        options: tuple[tuple[str, str], ...] = ()
-        for var in HOP_ARGS_VARS:
-            if hostvars.get(var):
-                options += parse_ssh_args(hostvars[var], f'{where} {var}')
-                sources.append(('options', f'hostvars[{name}].{var}'))
-        return self.make_hop(name, _alias_for(name, where), values, options, tuple(sources), where)
+        with guarded(where):
+            for key, names in HOP_VARS.items():
+                value, source = _first(hostvars, names)
+                values[key] = value
+                if source:
+                    sources.append((key, f'hostvars[{name}].{source}'))
+                if is_templated(hostvars, source):
+                    hidden.add(key)
+            if values['host'] is None:
+                values['host'] = name
+                sources.append(('host', 'inventory_hostname'))
+            options: tuple[tuple[str, str], ...] = ()
+            for var in HOP_ARGS_VARS:
+                if hostvars.get(var):
+                    options += parse_ssh_args(hostvars[var], f'{where} {var}', reveal=not is_templated(hostvars, var))
+                    sources.append(('options', f'hostvars[{name}].{var}'))
+            hop_input = _HopInput(values, options, tuple(sources), frozenset(hidden))
+            return self.make_hop(name, gate.check_alias(name, where), hop_input, where)
 
-    def inline_hop(self, spec: Mapping[str, object], where: str, kind: str) -> Hop:
+    def inline_hop(self, spec: Mapping[str, object], where: str, kind: str, reveal: bool) -> Hop:
         values = {key: spec.get(key) for key in HOP_VARS}
-        host = validate_host(values['host'], where)
-        port = validate_port(values['port'], where)
-        options = parse_ssh_args(spec.get('ssh_args'), f'{where} ssh_args')
+        host = gate.check_host(values['host'], where, reveal=reveal)
+        port = gate.check_port(values['port'], where, reveal=reveal)
+        options = parse_ssh_args(spec.get('ssh_args'), f'{where} ssh_args', reveal=reveal)
         sources = tuple((key, f'{VIA_VAR} ({kind})') for key in HOP_VARS if spec.get(key) is not None)
-        return self.make_hop(host, _inline_alias(host, port), values, options, sources, where)
+        hidden = frozenset() if reveal else frozenset(HOP_VARS)
+        return self.make_hop(host, _inline_alias(host, port), _HopInput(values, options, sources, hidden), where)
 
     @staticmethod
-    def make_hop(name: str, alias: str, values: Mapping[str, object], options: tuple[tuple[str, str], ...],
-                 sources: tuple[tuple[str, str], ...], where: str) -> Hop:
+    def make_hop(name: str, alias: str, hop_input: _HopInput, where: str) -> Hop:
+        values = hop_input.values
+
+        def reveal(key: str) -> bool:
+            return key not in hop_input.hidden
+
         hop_type = validate_type(values['type'], where)
         hop = Hop(
             name=name,
             alias=alias,
-            host=validate_host(values['host'], where),
-            port=validate_port(values['port'], where),
-            user=validate_user(values['user'], where),
-            private_key_file=validate_value(values['private_key_file'], 'private key file', where),
-            password=validate_password(values['password'], where),
+            host=gate.check_host(values['host'], where, reveal=reveal('host')),
+            port=gate.check_port(values['port'], where, reveal=reveal('port')),
+            user=gate.check_user(values['user'], where, reveal=reveal('user')),
+            private_key_file=gate.check_path(values['private_key_file'], 'private key file', where,
+                                             reveal=reveal('private_key_file')),
+            password=gate.check_password(values['password'], where),
             type=hop_type,
-            options=options,
-            host_key_checking=validate_bool(values['host_key_checking'], 'host key checking', where),
-            sources=sources,
+            options=hop_input.options,
+            host_key_checking=validate_bool(values['host_key_checking'], 'host key checking', where,
+                                            reveal=reveal('host_key_checking')),
+            sources=hop_input.sources,
         )
         if hop_type == 'socks5' and (hop.user or hop.password or hop.private_key_file or hop.options):
             raise MultihopError(f'{where}: a socks5 hop takes only host and port')
         return hop
+
+
+@contextlib.contextmanager
+def guarded(where: str):
+    """Any other failure while reading or checking a hop becomes a MultihopError that says where, never what."""
+    try:
+        yield
+    except MultihopError:
+        raise
+    except VariableError as e:
+        raise MultihopError(f'{where}: {e}') from None
+    except (ValueError, TypeError, LookupError, AttributeError) as e:
+        raise MultihopError(f'{where}: cannot use this hop ({type(e).__name__})') from None
 
 
 def resolve_hops(owner: str, via: object, lookup: HostLookup) -> tuple[Hop, ...]:
@@ -434,8 +411,20 @@ def resolve_hops(owner: str, via: object, lookup: HostLookup) -> tuple[Hop, ...]
 def resolve_host(name: str, lookup: HostLookup) -> ResolvedHost:
     """An inventory host as an endpoint, with its whole route; used to render ssh_config for it."""
     resolver = _Resolver(lookup)
-    hostvars = resolver.vars_of(name)
-    if hostvars is None:
-        raise MultihopError(f'host {name}: not in the inventory')
-    hops = resolver.hops_for(name, hostvars.get(VIA_VAR), (name,))
+    with guarded(f'host {name}'):
+        hostvars = resolver.vars_of(name)
+        if hostvars is None:
+            raise MultihopError(f'host {name}: not in the inventory')
+        hops = resolver.hops_for(name, hostvars.get(VIA_VAR), (name,))
     return ResolvedHost(endpoint=resolver.inventory_hop(name, f'host {name}'), hops=hops)
+
+
+def endpoint_hop(name: str, host: object, port: object, user: object, *, private_key_file: object = None,
+                 password: object = None, options: tuple[tuple[str, str], ...] = (),
+                 host_key_checking: bool | None = None) -> Hop:
+    """A target that is not read from inventory (the connection's own settings), checked as hops are."""
+    where = f'host {name}'
+    with guarded(where):
+        values = {'host': host, 'port': port, 'user': user, 'private_key_file': private_key_file,
+                  'password': password, 'type': 'ssh', 'host_key_checking': host_key_checking}
+        return _Resolver.make_hop(name, 'target', _HopInput(values, options, ()), where)

@@ -13,12 +13,15 @@ import errno
 import fcntl
 import os
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
 import time
 
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, hop_label
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import MultihopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
     RuntimeSettings,
     control_path,
@@ -26,9 +29,14 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import 
     route_option,
 )
 
+# ssh passes the prompt as $1. Only a password prompt gets the password; a host-key question,
+# a passphrase or anything else gets no answer, so ssh gives up.
 ASKPASS_SCRIPT = ('#!/bin/sh\n'
                   '# jumphosts.multihop: hands ssh one hop password through a private FIFO.\n'
-                  'exec cat -- "$MULTIHOP_ASKPASS_FIFO"\n')
+                  'case "$1" in\n'
+                  '  *[Pp]assword:|*[Pp]assword:\\ ) exec cat -- "$MULTIHOP_ASKPASS_FIFO" ;;\n'
+                  'esac\n'
+                  'exit 1\n')
 # What ssh says when a forward through a shared master fails, without the reason.
 _HIDDEN_BY_MUX = ('Stdio forwarding request failed', 'kex_exchange_identification', 'Connection closed by UNKNOWN')
 _NOISE = ('Warning: Permanently added', 'Pseudo-terminal will not be allocated')
@@ -36,6 +44,33 @@ _NOISE = ('Warning: Permanently added', 'Pseudo-terminal will not be allocated')
 
 class HopConnectionError(Exception):
     """A hop could not be reached; the message names it."""
+
+
+def check_private(path: str, what: str) -> None:
+    """Refuse a file or directory that another user owns or that group or others may write.
+
+    Someone who can write the control directory could plant a config or an askpass script there.
+    """
+    info = os.lstat(path)
+    problems = []
+    if info.st_uid != os.geteuid():
+        problems.append(f'it is owned by uid {info.st_uid}, not by uid {os.geteuid()}')
+    if stat.S_ISLNK(info.st_mode):
+        problems.append('it is a symbolic link')
+    if info.st_mode & 0o022:
+        problems.append(f'group or others may write it (mode {stat.S_IMODE(info.st_mode):04o})')
+    if problems:
+        raise MultihopError(f'refusing to use {what} {path}: {"; ".join(problems)}')
+
+
+def private_directory(path: str) -> None:
+    """Create ``path`` (mode 0700) if it is missing, and check that it is private either way."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except OSError as e:
+        raise MultihopError(f'cannot create the control directory {path}: {e.strerror}; set control_path_dir '
+                            '(ANSIBLE_SSH_CONTROL_PATH_DIR) to a writable directory') from None
+    check_private(path, 'control directory')
 
 
 def write_private_file(path: str, text: str, mode: int = 0o600) -> None:
@@ -125,6 +160,12 @@ class OpenSSHRoute:
                  connect_timeout: int | None = 10, control_persist: str = '60s', forward_agent: bool = False,
                  tcp_nodelay: bool = True):
         self.hops = hops
+        where = f'host {hops[-1].name if hops else "?"}'
+        runtime_dir = gate.check_path(runtime_dir, 'control_path_dir', 'control_path_dir')
+        if not runtime_dir or not runtime_dir.startswith('/'):
+            raise MultihopError(f'{where}: control_path_dir must be an absolute path')
+        control_persist = gate.check_time(control_persist, 'multihop_control_persist', 'multihop_control_persist')
+        gate.check_path(ssh_executable, 'ssh_executable', 'ssh_executable')
         self.runtime_dir = runtime_dir
         # Named after everything rendered into it, so a changed setting never reuses a stale file.
         digest = chain_digest(hops, forward_agent, control_persist, connect_timeout, ssh_executable)
@@ -148,8 +189,10 @@ class OpenSSHRoute:
 
     def prepare(self) -> None:
         """Write the route's config and make sure every hop has a live master connection."""
-        os.makedirs(self.runtime_dir, mode=0o700, exist_ok=True)
-        if not os.path.exists(self.config_path):
+        private_directory(self.runtime_dir)
+        if os.path.lexists(self.config_path):
+            check_private(self.config_path, 'route config')
+        else:
             write_private_file(self.config_path,
                                render_plugin_config(self.hops, self.runtime, forward_agent=self.forward_agent))
         for index, hop in enumerate(self.hops):
@@ -230,7 +273,10 @@ class OpenSSHRoute:
         return None
 
     def _askpass_script(self) -> str:
-        path = os.path.join(self.runtime_dir, 'mh-askpass')
-        if not os.path.exists(path):
+        # Named after its content, so a changed script is never confused with an older one.
+        path = os.path.join(self.runtime_dir, 'mh-askpass-' + chain_digest((), ASKPASS_SCRIPT)[:8])
+        if os.path.lexists(path):
+            check_private(path, 'askpass script')
+        else:
             write_private_file(path, ASKPASS_SCRIPT, mode=0o700)
         return path

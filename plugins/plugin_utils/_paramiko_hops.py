@@ -30,14 +30,13 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import fnmatch
 import getpass
 import hashlib
 import hmac
 import ipaddress
 import logging
 import os
-import shlex
+import re
 import socket
 import struct
 import time
@@ -55,6 +54,7 @@ else:
     # their tracebacks to stderr through logging's last-resort handler.
     logging.getLogger('paramiko').addHandler(logging.NullHandler())
 
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     Hop,
     chain_digest,
@@ -170,18 +170,19 @@ def _hashed_name_matches(pattern: str, name: str) -> bool:
     return hmac.compare_digest(hmac.new(salt, name.encode('utf-8'), hashlib.sha1).digest(), expected)
 
 
+def wildcard_matches(pattern: str, name: str) -> bool:
+    """OpenSSH's wildcards, case-insensitive: ``*`` any run, ``?`` one character; nothing else is special."""
+    regex = ''.join('.*' if c == '*' else '.' if c == '?' else re.escape(c) for c in pattern.lower())
+    return re.match(regex + r'\Z', name.lower(), re.DOTALL) is not None
+
+
 def host_matches(patterns: Iterable[str], name: str) -> bool:
     """ssh's pattern-list rules: hashed names, ``*``/``?`` wildcards, ``!`` negation wins."""
     matched = False
     for pattern in patterns:
         negated = pattern.startswith('!')
         pattern = pattern[1:] if negated else pattern
-        if pattern.startswith('|'):
-            hit = _hashed_name_matches(pattern, name)
-        elif any(c in pattern for c in '*?'):
-            hit = fnmatch.fnmatchcase(name.lower(), pattern.lower())
-        else:
-            hit = pattern.lower() == name.lower()
+        hit = _hashed_name_matches(pattern, name) if pattern.startswith('|') else wildcard_matches(pattern, name)
         if hit and negated:
             return False
         matched = matched or hit
@@ -578,7 +579,7 @@ class _Walker:
             try:
                 channel = transport.open_session(timeout=timeout)
                 channel.settimeout(timeout)
-                channel.exec_command(f'nc {shlex.quote(host)} {int(port)}')
+                channel.exec_command(gate.shell_command(['nc', host, str(int(port))]))
             except (paramiko.SSHException, OSError, EOFError) as e:
                 raise self._fail(report, f'cannot run nc on {hop.name}: {_paramiko_error_text(e)}') from e
         else:

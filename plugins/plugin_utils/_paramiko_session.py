@@ -32,12 +32,18 @@ except ImportError:  # the import sanity test runs without paramiko; require_par
 from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, ssh_arg_options
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
+    Hop,
+    chain_digest,
+    endpoint_hop,
+    ssh_arg_options,
+)
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops import (
+    DEFAULT_KNOWN_HOSTS,
     HopError,
     WalkSettings,
     hop_option,
-    known_hosts_files,
     open_chain,
     require_paramiko,
 )
@@ -90,10 +96,10 @@ def target_ssh_options(*arg_strings: str | None) -> tuple[tuple[str, str], ...]:
 def target_hop(name: str, host: str, port: int | None, user: str | None, *, private_key_file: str | None = None,
                password: str | None = None, ssh_args: tuple[str | None, ...] = (),
                host_key_checking: bool = True) -> Hop:
-    """The target as the hop walker sees it: the last element of the chain, which it logs in to."""
-    return Hop(name=name, alias='target', host=host, port=int(port) if port else None, user=user or None,
-               private_key_file=private_key_file or None, password=password or None, type='ssh',
-               options=target_ssh_options(*ssh_args), host_key_checking=None if host_key_checking else False)
+    """The target as the hop walker sees it: the last element of the chain, checked by the same gate as hops."""
+    options = tuple(gate.check_option(key, value, f'host {name}') for key, value in target_ssh_options(*ssh_args))
+    return endpoint_hop(name, host, port, user, private_key_file=private_key_file, password=password,
+                        options=options, host_key_checking=None if host_key_checking else False)
 
 
 def wants_new_host_keys(hop: Hop, accept_new: bool) -> bool:
@@ -122,7 +128,11 @@ def retry_pause(attempt: int, rand: Callable[[float, float], float] = random.uni
 
 
 def known_hosts_line(names: list[str], key_type: str, key_base64: str) -> str:
-    return f'{",".join(names)} {key_type} {key_base64}\n'
+    """One known_hosts line; names were checked as hosts, the key's fields come from paramiko."""
+    fields = [','.join(names), key_type, key_base64]
+    if any(not f or any(c.isspace() for c in f) for f in fields):
+        raise ValueError('refusing to write a malformed known_hosts line')
+    return ' '.join(fields) + '\n'
 
 
 def transfer_method(option: str | None) -> str:
@@ -282,20 +292,23 @@ POOL = SessionPool()
 # --- I/O --------------------------------------------------------------------------------------------------
 
 def record_host_key(hop: Hop, names: list[str], key) -> bool:
-    """Append an unknown host key to the hop's first known_hosts file, under a lock; True when recorded."""
-    user_files, _global = known_hosts_files(hop)
-    if not user_files:
+    """Append an unknown host key to ~/.ssh/known_hosts, under a lock; True when recorded.
+
+    Only the default file is ever written: a hop that names its own known-hosts file (inventory may be
+    hostile) gets its keys checked against that file, never written to it.
+    """
+    if hop_option(hop, 'UserKnownHostsFile') is not None:
         return False
-    path = user_files[0]
+    path = os.path.expanduser(DEFAULT_KNOWN_HOSTS[0])
     line = known_hosts_line(names, key.get_name(), key.get_base64())
-    directory = os.path.dirname(path) or '.'
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         with os.fdopen(os.dup(fd), 'r+', encoding='utf-8') as handle:
-            if line not in handle.read().splitlines(True):  # another fork may have just recorded it
-                handle.write(line)
+            text = handle.read()
+            if line not in text.splitlines(True):  # another fork may have just recorded it
+                handle.write(('' if not text or text.endswith('\n') else '\n') + line)
     finally:
         os.close(fd)
     return True

@@ -11,18 +11,16 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
-import re
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     Hop,
     MultihopError,
     ResolvedHost,
     chain_digest,
     hop_label,
-    validate_value,
 )
 
 # OpenSSH appends ".XXXXXXXXXXXXXXXX" to a ControlPath while it creates the socket; sun_path holds 108 bytes.
@@ -40,16 +38,10 @@ class RuntimeSettings:
     ssh_executable: str = 'ssh'
 
 
-def format_value(key: str, value: str) -> str:
-    # ssh takes the rest of a ProxyCommand line verbatim, quotes included; other values are split into words.
-    if key == 'ProxyCommand' or not any(c.isspace() for c in value):
-        return value
-    return f'"{value}"'
-
-
 def render_block(alias: str, options: list[tuple[str, str]], patterns: tuple[str, ...] = ()) -> str:
-    lines = [' '.join(('Host', alias, *patterns))]
-    lines += [f'  {key} {format_value(key, value)}' for key, value in options]
+    """One Host block; every line goes through the gate's ssh_config quoting."""
+    lines = [gate.ssh_config_host_line((alias, *patterns))]
+    lines += [gate.ssh_config_line(key, value) for key, value in options]
     return '\n'.join(lines) + '\n'
 
 
@@ -57,7 +49,8 @@ def control_path(hops: tuple[Hop, ...], control_dir: str, *extra: object) -> str
     """The socket of the master connection to the last of ``hops``; unique for the whole route."""
     path = os.path.join(control_dir, 'mh-' + chain_digest(hops, *extra))
     if len(path.encode('utf-8')) > MAX_CONTROL_PATH:
-        raise ValueError(f'ControlPath {path!r} is too long for a UNIX socket; choose a shorter control_path_dir')
+        raise MultihopError(f'ControlPath {gate.shown(path)} is too long for a UNIX socket; choose a shorter '
+                            'control_path_dir')
     return path
 
 
@@ -70,13 +63,10 @@ def route_option(hops: tuple[Hop, ...], *, ssh_executable: str = 'ssh',
     if last.type == 'ssh':
         return 'ProxyJump', last.alias
     if last.type == 'socks5':
-        return 'ProxyCommand', f'nc -X 5 -x {last.destination} %h %p'
+        return 'ProxyCommand', gate.proxy_command(['nc', '-X', '5', '-x', last.destination, '%h', '%p'])
     # netcat: run nc on the hop itself, over an ordinary session.
-    words = [ssh_executable]
-    if config_path:
-        words += ['-F', config_path]
-    command = ' '.join(shlex.quote(w).replace('%', '%%') for w in words)
-    return 'ProxyCommand', f'{command} {last.alias} nc %h %p'
+    words = [ssh_executable, *(['-F', config_path] if config_path else []), last.alias, 'nc', '%h', '%p']
+    return 'ProxyCommand', gate.proxy_command(words)
 
 
 def hop_options(hop: Hop, route: tuple[str, str] | None, *, forward_agent: bool = False) -> list[tuple[str, str]]:
@@ -105,7 +95,7 @@ def runtime_options(hops: tuple[Hop, ...], runtime: RuntimeSettings) -> list[tup
     options = [
         ('ControlMaster', 'auto'),
         ('ControlPath', control_path(hops, runtime.control_dir)),
-        ('ControlPersist', runtime.control_persist),
+        ('ControlPersist', gate.check_time(runtime.control_persist, 'multihop_control_persist', 'runtime')),
         # The plugin answers password prompts itself when it opens the master; nothing may prompt later.
         ('BatchMode', 'yes'),
     ]
@@ -154,10 +144,18 @@ def permit_open(resolved_hosts: list[ResolvedHost], names: set[str], addresses: 
             if hop.name not in names and hop.host not in addresses:
                 continue
             if hop.type != 'ssh':
-                raise ValueError(f'host {resolved.endpoint.name} uses {hop.name} as a {hop.type} hop; a hardened '
+                raise MultihopError(f'host {resolved.endpoint.name} uses {hop.name} as a {hop.type} hop; a hardened '
                                  'bastion only forwards TCP for ssh (ProxyJump) hops')
-            found.add(route[index + 1].destination)
+            found.add(gate.check_destination(route[index + 1].destination, f'host {resolved.endpoint.name}'))
     return sorted(found)
+
+
+def sshd_permit_open(destinations: object) -> str:
+    """The value of sshd's PermitOpen for ``destinations`` (``host:port``, ``*`` allowed), through the gate."""
+    if not isinstance(destinations, (list, tuple)) or not destinations:
+        raise MultihopError('PermitOpen: expected a non-empty list of host:port destinations')
+    checked = [gate.check_destination(d, 'PermitOpen', wildcards=True) for d in destinations]
+    return gate.sshd_config_line('PermitOpen', checked).split(' ', 1)[1]
 
 
 def render_host_block(resolved: ResolvedHost, *, forward_agent: bool = False, patterns: tuple[str, ...] = (),
@@ -170,9 +168,6 @@ def render_host_block(resolved: ResolvedHost, *, forward_agent: bool = False, pa
 
 # --- ssh_config for people: one file for many inventory hosts ----------------------------------------------
 
-# Extra Host patterns: names and ssh wildcards only; never whitespace, quotes, "!", "%" or a leading "-".
-_PATTERN_RE = re.compile(r'^[A-Za-z0-9_*?][A-Za-z0-9._*?:-]*$')
-_PERSIST_RE = re.compile(r'^(?:yes|no|(?:[0-9]+[smhdwSMHDW]?)+)$')
 # ControlPath DIR/mh-<10 hex>-%C; OpenSSH's %C is 40 hex digits.
 _CONTROL_NAME_LEN = len('/mh-') + 10 + 1 + 40
 
@@ -194,8 +189,9 @@ def validate_patterns(owner: str, patterns: object) -> tuple[str, ...]:
     if not isinstance(patterns, (list, tuple)):
         raise MultihopError(f'host {owner}: extra Host patterns must be a list of strings')
     for pattern in patterns:
-        if not isinstance(pattern, str) or len(pattern) > 253 or not _PATTERN_RE.match(pattern):
-            raise MultihopError(f'host {owner}: invalid extra Host pattern {pattern!r}: only letters, digits, ".", '
+        if not isinstance(pattern, str) or len(pattern) > 253 or not gate.HOST_PATTERN_RE.match(pattern):
+            raise MultihopError(f'host {owner}: invalid extra Host pattern {gate.shown(pattern)}: only letters, '
+                                'digits, ".", '
                                 '"-", "_", ":" and the wildcards "*" and "?" are allowed')
         if not any(c.isalnum() for c in pattern):
             raise MultihopError(f'host {owner}: extra Host pattern {pattern!r} would match every host')
@@ -203,16 +199,15 @@ def validate_patterns(owner: str, patterns: object) -> tuple[str, ...]:
 
 
 def control_master_options(alias: str, control: ControlMasterSettings) -> list[tuple[str, str]]:
-    directory = validate_value(control.control_dir, 'ControlMaster directory', 'ssh_config')
-    if not directory or not directory.startswith(('/', '~/')) or any(c.isspace() for c in directory):
-        raise MultihopError(f'ssh_config: the ControlMaster directory must be an absolute path or start with "~/" '
-                            f'and hold no whitespace, got {control.control_dir!r}')
+    directory = gate.check_path(control.control_dir, 'ControlMaster directory', 'ssh_config')
+    if not directory or not directory.startswith(('/', '~/')):
+        raise MultihopError(f'ssh_config: the ControlMaster directory must be an absolute path or start with "~/", '
+                            f'got {gate.shown(control.control_dir)}')
     if directory.startswith('/') and len(directory.rstrip('/').encode('utf-8')) + _CONTROL_NAME_LEN > \
             MAX_CONTROL_PATH:
-        raise MultihopError(f'ssh_config: ControlMaster directory {directory!r} is too long for a UNIX socket')
-    if not isinstance(control.persist, str) or not _PERSIST_RE.match(control.persist):
-        raise MultihopError(f'ssh_config: invalid ControlPersist {control.persist!r}: expected yes, no or a time '
-                            'such as 10m')
+        raise MultihopError(f'ssh_config: ControlMaster directory {gate.shown(directory)} is too long for a UNIX '
+                            'socket')
+    gate.check_time(control.persist, 'ControlPersist', 'ssh_config')
     # %C (a hash of host, port and user) alone would let the same address behind two bastions share a master.
     tag = hashlib.sha256(alias.encode('utf-8')).hexdigest()[:10]
     return [('ControlMaster', 'auto'), ('ControlPath', f'{directory.rstrip("/")}/mh-{tag}-%C'),

@@ -77,7 +77,7 @@ class TestBadInput:
         ('loop_a', 'cycle: x -> loop_a -> loop_b -> loop_a'),
         ('bastoin1', "'bastoin1' is not an inventory host"),
         (['bastion1', 'bastion1'], 'passes through bastion1 twice'),
-        ({'host': 'h', 'bogus': 1}, 'unknown key(s) bogus'),
+        ({'host': 'h', 'bogus': 1}, "unknown key(s) 'bogus'"),
         (42, 'a hop must be an inventory hostname'),
         ('jump.example.com:22x', "invalid port '22x'"),
         ('jump.example.com:0', 'invalid port'),

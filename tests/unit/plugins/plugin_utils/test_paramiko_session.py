@@ -61,22 +61,32 @@ class TestHostKeys:
         assert session.wants_new_host_keys(accept_new, False)
         assert not session.wants_new_host_keys(unchecked, True)
 
-    def test_record_host_key_appends_once_to_the_first_user_file(self, tmp_path):
-        class Key:
-            def get_name(self):
-                return 'ssh-ed25519'
+    def test_record_host_key_appends_once_to_the_default_file_with_a_newline_first(self, tmp_path, monkeypatch):
+        monkeypatch.setenv('HOME', str(tmp_path))
+        default = tmp_path / '.ssh' / 'known_hosts'
+        default.parent.mkdir()
+        default.write_text('old.example ssh-ed25519 AAAA')  # no final newline: the record must not join it
+        hop = session.target_hop('t', '10.0.0.1', 2222, None)
+        assert session.record_host_key(hop, ['[10.0.0.1]:2222'], _Key())
+        assert session.record_host_key(hop, ['[10.0.0.1]:2222'], _Key())
+        assert default.read_text() == ('old.example ssh-ed25519 AAAA\n'
+                                       '[10.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample\n')
 
-            def get_base64(self):
-                return 'AAAAC3NzaC1lZDI1NTE5AAAAIExample'
+    def test_record_host_key_never_writes_a_file_the_hop_names(self, tmp_path, monkeypatch):
+        monkeypatch.setenv('HOME', str(tmp_path))
+        chosen = tmp_path / 'authorized_keys'
+        hop = session.target_hop('t', '10.0.0.1', 2222, None, ssh_args=(f'-o UserKnownHostsFile={chosen}',))
+        assert not session.record_host_key(hop, ['[10.0.0.1]:2222'], _Key())
+        assert not chosen.exists()
+        assert not (tmp_path / '.ssh').exists()
 
-        first, second = tmp_path / 'dir' / 'known_hosts', tmp_path / 'other'
-        hop = session.target_hop('t', '10.0.0.1', 2222, None,
-                                 ssh_args=(f'-o "UserKnownHostsFile={first} {second}"',))
-        assert session.record_host_key(hop, ['[10.0.0.1]:2222'], Key())
-        assert session.record_host_key(hop, ['[10.0.0.1]:2222'], Key())
-        assert first.read_text() == '[10.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample\n'
-        assert first.stat().st_mode & 0o777 == 0o600
-        assert not second.exists()
+
+class _Key:
+    def get_name(self):
+        return 'ssh-ed25519'
+
+    def get_base64(self):
+        return 'AAAAC3NzaC1lZDI1NTE5AAAAIExample'
 
 
 class TestChoices:

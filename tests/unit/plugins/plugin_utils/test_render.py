@@ -228,7 +228,7 @@ def test_inventory_config_control_master_lines_are_per_alias():
 
 @pytest.mark.parametrize('control, message', [
     (ControlMasterSettings('relative/dir'), 'absolute path'),
-    (ControlMasterSettings('/a b'), 'no whitespace'),
+    (ControlMasterSettings('/a\nb'), 'invalid ControlMaster directory'),
     (ControlMasterSettings('/tmp/%d'), 'invalid ControlMaster directory'),
     (ControlMasterSettings('/' + 'x' * 60), 'too long'),
     (ControlMasterSettings(persist='10m\n  ProxyCommand x'), 'invalid ControlPersist'),

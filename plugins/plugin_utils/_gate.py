@@ -1,0 +1,293 @@
+# Copyright (c) 2026, jumphosts.multihop contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one gate for text that reaches an ssh_config, an sshd_config, a ProxyCommand or a command line.
+
+Pure logic, no I/O. Each kind of value has a strict grammar (``check_*``), and each target syntax
+has one quoting function (``ssh_config_line``, ``proxy_command``, ``sshd_config_line``). The
+grammars admit no character that any of those syntaxes gives a meaning to: no whitespace where one
+word is meant, no quotes, backslashes, ``#``, ``%``, ``$`` or control characters, and nothing
+outside ASCII. Anything else is refused with a :class:`MultihopError` naming where it came from.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shlex
+
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import MultihopError, shown
+
+# --- grammars ---------------------------------------------------------------------------------------------
+
+_HOSTNAME_RE = re.compile(r'[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9_])?\Z')
+_USER_RE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9._-]{0,63}\$?\Z')
+_ALIAS_RE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9._-]{0,252}\Z')
+_PORT_RE = re.compile(r'[0-9]{1,5}\Z')
+# A path: ASCII letters, digits, ._+@,:/- and single inner spaces; "~" or "~/" may start it. No "%" or
+# "$": OpenSSH expands %-tokens and ${VARIABLES} in paths.
+_PATH_RE = re.compile(r'(?:~/?)?(?:[A-Za-z0-9._+@,:/-]| (?! )){0,4096}\Z')
+_TIME_RE = re.compile(r'(?:[0-9]{1,9}[smhdwSMHDW]?)+\Z')
+_INT_RE = re.compile(r'[0-9]{1,9}\Z')
+# Algorithm lists such as "-*cbc,+ssh-rsa" or "^curve25519-sha256": no whitespace, no quotes.
+_LIST_RE = re.compile(r'[A-Za-z0-9@._+,^*-]{1,2048}\Z')
+_IPQOS_RE = re.compile(r'[A-Za-z0-9]{1,16}(?: [A-Za-z0-9]{1,16})?\Z')
+_REKEY_RE = re.compile(r'(?:default|none|[0-9]{1,12}[KMGkmg]?)(?: (?:none|[0-9]{1,9}[smhdwSMHDW]?))?\Z')
+_KEYWORD_RE = re.compile(r'[A-Za-z][A-Za-z0-9]{0,63}\Z')
+# Host patterns: names and ssh wildcards only; never whitespace, quotes, "!", "%" or a leading "-".
+HOST_PATTERN_RE = re.compile(r'[A-Za-z0-9_*?][A-Za-z0-9._*?:-]{0,252}\Z')
+
+_BOOL = ('yes', 'no')
+# How each ssh_config keyword a hop may set is checked: a grammar name, or the values it may take.
+HOP_KEYWORDS: dict[str, str | tuple[str, ...]] = {
+    'addressfamily': ('any', 'inet', 'inet6'),
+    'bindaddress': 'host',
+    'casignaturealgorithms': 'list',
+    'certificatefile': 'path',
+    'checkhostip': _BOOL,
+    'ciphers': 'list',
+    'compression': _BOOL,
+    'connectionattempts': 'int',
+    'connecttimeout': 'int',
+    'fingerprinthash': ('md5', 'sha256'),
+    'gssapiauthentication': _BOOL,
+    'hashknownhosts': _BOOL,
+    'hostbasedacceptedalgorithms': 'list',
+    'hostkeyalgorithms': 'list',
+    'hostkeyalias': 'host',
+    'identitiesonly': _BOOL,
+    'identityagent': 'path',
+    'identityfile': 'path',
+    'ipqos': 'ipqos',
+    'kbdinteractiveauthentication': _BOOL,
+    'kexalgorithms': 'list',
+    'loglevel': ('quiet', 'fatal', 'error', 'info', 'verbose', 'debug', 'debug1', 'debug2', 'debug3'),
+    'macs': 'list',
+    'numberofpasswordprompts': 'int',
+    'passwordauthentication': _BOOL,
+    'preferredauthentications': 'list',
+    'pubkeyacceptedalgorithms': 'list',
+    'pubkeyacceptedkeytypes': 'list',
+    'pubkeyauthentication': ('yes', 'no', 'unbound', 'host-bound'),
+    'rekeylimit': 'rekey',
+    'requiredrsasize': 'int',
+    'serveralivecountmax': 'int',
+    'serveraliveinterval': 'int',
+    'stricthostkeychecking': ('yes', 'no', 'ask', 'accept-new', 'off', 'true', 'false'),
+    'tcpkeepalive': _BOOL,
+    'updatehostkeys': ('yes', 'no', 'ask'),
+    'userknownhostsfile': 'paths',
+    'verifyhostkeydns': ('yes', 'no', 'ask'),
+}
+# Spellings of StrictHostKeyChecking that accept any key, and known-hosts files that never keep one.
+HOST_KEY_CHECKING_OFF = frozenset(('no', 'off', 'false'))
+NO_KNOWN_HOSTS = frozenset(('/dev/null', 'none'))
+
+
+def _refuse(where: str, what: str, value: object, rule: str, reveal: bool) -> MultihopError:
+    return MultihopError(f'{where}: invalid {what} {shown(value, reveal)}: {rule}')
+
+
+def check_host(value: object, where: str, *, reveal: bool = True) -> str:
+    """A host name, an IPv4 address or an IPv6 address without a zone id (brackets are taken off)."""
+    if not isinstance(value, str) or not value:
+        raise _refuse(where, 'host', value, 'expected a non-empty string', reveal)
+    candidate = value[1:-1] if value.startswith('[') and value.endswith(']') else value
+    if '%' in candidate:
+        raise _refuse(where, 'host', value, 'IPv6 zone ids ("%...") are not supported', reveal)
+    if ':' in candidate:
+        try:
+            return str(ipaddress.IPv6Address(candidate))
+        except ValueError:
+            raise _refuse(where, 'host', value, 'not an IPv6 address (write IPv6 in brackets with a port, '
+                          'like [2001:db8::1]:22)', reveal) from None
+    if not _HOSTNAME_RE.match(candidate):
+        raise _refuse(where, 'host', value, 'only ASCII letters, digits, ".", "-" and "_" are allowed, and it may '
+                      'not start or end with "." or "-"', reveal)
+    return candidate
+
+
+def check_user(value: object, where: str, *, reveal: bool = True) -> str | None:
+    if value is None or value == '':
+        return None
+    if not isinstance(value, str) or not _USER_RE.match(value):
+        raise _refuse(where, 'user', value, 'only ASCII letters, digits, ".", "-" and "_" (and a final "$") '
+                      'are allowed, up to 64, and it may not start with "-" or "."', reveal)
+    return value
+
+
+def check_port(value: object, where: str, *, reveal: bool = True) -> int | None:
+    if value is None or value == '':
+        return None
+    text = value if isinstance(value, str) else str(value) if isinstance(value, int) and \
+        not isinstance(value, bool) else None
+    if text is None or not _PORT_RE.match(text.strip()) or not 0 < int(text) < 65536:
+        raise _refuse(where, 'port', value, 'must be a number from 1 to 65535', reveal)
+    return int(text)
+
+
+def check_alias(value: object, where: str) -> str:
+    """An inventory hostname used as a Host alias in ssh_config."""
+    if not isinstance(value, str) or not _ALIAS_RE.match(value):
+        raise _refuse(where, 'inventory hostname', value, 'it cannot be used as an ssh_config alias: only ASCII '
+                      'letters, digits, ".", "-" and "_" are allowed', True)
+    return value
+
+
+def check_path(value: object, what: str, where: str, *, reveal: bool = True) -> str | None:
+    """A file path as ssh_config and a command line take it: one word, "~" only at the start."""
+    if value is None or value == '':
+        return None
+    if not isinstance(value, str) or value.startswith(('-', ' ')) or value.endswith(' ') or \
+            not _PATH_RE.match(value):
+        raise _refuse(where, what, value, 'a path may hold only ASCII letters, digits, ._+@,:/-, single spaces '
+                      'inside it and "~" at the start, and may not start with "-"', reveal)
+    return value
+
+
+def check_time(value: object, what: str, where: str) -> str:
+    """An OpenSSH time such as 60, 60s, 10m or 1h30m; ``yes`` and ``no`` too (ControlPersist)."""
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+    if text is None or not (text.lower() in _BOOL or _TIME_RE.match(text)):
+        raise _refuse(where, what, value, 'expected yes, no or a time such as 60s, 10m or 1h30m', True)
+    return text
+
+
+def check_password(value: object, where: str) -> str | None:
+    """Never rendered anywhere; only one line, so that an askpass answer cannot carry a second one."""
+    if value is None or value == '':
+        return None
+    if not isinstance(value, str) or any(c in value for c in '\r\n\x00'):
+        raise MultihopError(f'{where}: the password must be a single-line string (not shown)')
+    return value
+
+
+def check_option(key: object, value: object, where: str, *, reveal: bool = True) -> tuple[str, str]:
+    """An ssh_config keyword a hop may set, and its value checked by that keyword's grammar."""
+    if not isinstance(key, str) or not _KEYWORD_RE.match(key):
+        raise _refuse(where, 'ssh option', key, 'expected -o Key=Value', True)
+    grammar = HOP_KEYWORDS.get(key.lower())
+    if grammar is None:
+        raise MultihopError(f'{where}: ssh option {key} is not allowed on a hop')
+    what = f'value of {key}'
+    if not isinstance(value, str) or not value:
+        raise _refuse(where, what, value, 'expected a non-empty string', reveal)
+    if isinstance(grammar, tuple):
+        if value.lower() not in grammar:
+            raise _refuse(where, what, value, 'expected one of ' + ', '.join(grammar), reveal)
+    elif grammar == 'host':
+        check_host(value, f'{where} {key}', reveal=reveal)
+    elif grammar == 'path':
+        check_path(value, what, where, reveal=reveal)
+    elif grammar == 'paths':
+        if value != ' '.join(value.split()):
+            raise _refuse(where, what, value, 'paths are separated by single spaces', reveal)
+        for part in value.split(' '):
+            check_path(part, what, where, reveal=reveal)
+    else:
+        pattern = {'int': _INT_RE, 'list': _LIST_RE, 'ipqos': _IPQOS_RE, 'rekey': _REKEY_RE}[grammar]
+        if not pattern.match(value):
+            raise _refuse(where, what, value, f'not a valid {key} value', reveal)
+    return key, value
+
+
+def check_destination(value: object, where: str, *, wildcards: bool = False) -> str:
+    """``host:port`` as sshd's PermitOpen and ``ssh -W`` take it, IPv6 in brackets; ``*`` where allowed."""
+    if not isinstance(value, str):
+        raise _refuse(where, 'destination', value, 'expected host:port', True)
+    host, colon, port = value.rpartition(':')
+    if not colon or not host:
+        raise _refuse(where, 'destination', value, 'expected host:port', True)
+    if not (wildcards and port == '*'):
+        check_port(port, where)
+    if wildcards and host == '*':
+        return value
+    if host.startswith('['):
+        if not host.endswith(']') or ':' not in host:
+            raise _refuse(where, 'destination', value, 'IPv6 goes in brackets, like [2001:db8::1]:22', True)
+        return f'[{check_host(host[1:-1], where)}]:{port}'
+    if ':' in host:
+        raise _refuse(where, 'destination', value, 'IPv6 goes in brackets, like [2001:db8::1]:22', True)
+    return f'{check_host(host, where)}:{port}'
+
+
+def host_key_checking_off(options: tuple[tuple[str, str], ...], host_key_checking: bool | None) -> bool:
+    """Whether these settings make OpenSSH accept an unknown or changed host key, whatever the spelling.
+
+    ``options`` are ssh_config settings in order; as in ssh, the first value of a keyword wins.
+    """
+    if host_key_checking is False:
+        return True
+    first: dict[str, str] = {}
+    for key, value in options:
+        first.setdefault(key.lower(), value)
+    strict = first.get('stricthostkeychecking', '').lower()
+    if strict in HOST_KEY_CHECKING_OFF:
+        return True
+    known = first.get('userknownhostsfile')
+    # accept-new with nowhere to keep the key: every connection is a first one.
+    return strict == 'accept-new' and known is not None and all(f in NO_KNOWN_HOSTS for f in known.split())
+
+
+# --- quoting, one function per target syntax --------------------------------------------------------------
+
+# "$" only for user names such as "host$"; "${" (an environment variable to OpenSSH) is refused below.
+_SSH_CONFIG_SAFE_RE = re.compile(r'[A-Za-z0-9@._+,:^*/~$-]+(?: [A-Za-z0-9@._+,:^*/~$-]+)*\Z')
+# Keywords whose value is several words; any other value with a space is one word, in double quotes.
+MULTI_WORD_KEYWORDS = frozenset(('userknownhostsfile', 'globalknownhostsfile', 'ipqos', 'rekeylimit'))
+# The only %-tokens the renderer writes: the hash of a connection in people's ControlPath.
+_SSH_CONFIG_TOKENS = {'controlpath': '%C'}
+_SSHD_CONFIG_SAFE_RE = re.compile(r'[A-Za-z0-9@._+,:^*/\[\]-]+(?: [A-Za-z0-9@._+,:^*/\[\]-]+)*\Z')
+
+
+def ssh_config_line(key: str, value: str) -> str:
+    """``  Key value`` for an ssh_config Host block.
+
+    Values were checked by their grammar; this refuses whatever could still end the line, start a
+    comment, quote, or expand: a defect upstream must not become an injected line.
+    """
+    if not _KEYWORD_RE.match(key):
+        raise MultihopError(f'ssh_config: refusing to write keyword {shown(key)}')
+    if key.lower() == 'proxycommand':
+        if any(c in value for c in '\r\n\x00') or not value.isascii():
+            raise MultihopError(f'ssh_config: refusing to write ProxyCommand {shown(value)}')
+        return f'  {key} {value}'
+    token = _SSH_CONFIG_TOKENS.get(key.lower())
+    if not _SSH_CONFIG_SAFE_RE.match(value.replace(token, 'C') if token else value) or '${' in value:
+        raise MultihopError(f'ssh_config: refusing to write {key} {shown(value)}')
+    if ' ' in value and key.lower() not in MULTI_WORD_KEYWORDS:
+        value = f'"{value}"'
+    return f'  {key} {value}'
+
+
+def ssh_config_host_line(patterns: tuple[str, ...]) -> str:
+    """``Host alias [pattern ...]``; every pattern was checked (aliases, or the role's extra patterns)."""
+    for pattern in patterns:
+        if not HOST_PATTERN_RE.match(pattern):
+            raise MultihopError(f'ssh_config: refusing to write Host pattern {shown(pattern)}')
+    return ' '.join(('Host', *patterns))
+
+
+def shell_command(words: list[str]) -> str:
+    """A command line for /bin/sh (a ProxyCommand, or ``nc`` on a netcat hop): each word quoted on its own."""
+    for word in words:
+        if not isinstance(word, str) or not word or any(c in word for c in '\r\n\x00') or not word.isascii():
+            raise MultihopError(f'command line: refusing to write word {shown(word)}')
+    return ' '.join(shlex.quote(word) for word in words)
+
+
+def proxy_command(words: list[str]) -> str:
+    """A ProxyCommand: a shell command line with ``%`` doubled, so that ssh expands no token in it.
+
+    The tokens meant for ssh are passed as the literal words ``%h`` and ``%p``.
+    """
+    return ' '.join(word if word in ('%h', '%p') else shell_command([word]).replace('%', '%%') for word in words)
+
+
+def sshd_config_line(key: str, values: list[str]) -> str:
+    """``Key value ...`` for an sshd_config file; every value one unquoted word from a safe set."""
+    if not _KEYWORD_RE.match(key) or not values:
+        raise MultihopError(f'sshd_config: refusing to write keyword {shown(key)}')
+    for value in values:
+        if not isinstance(value, str) or not _SSHD_CONFIG_SAFE_RE.match(value) or ' ' in value:
+            raise MultihopError(f'sshd_config: refusing to write {key} value {shown(value)}')
+    return f'{key} {" ".join(values)}'
