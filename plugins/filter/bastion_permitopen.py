@@ -54,6 +54,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import MultihopError, resolve_host
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import VariableError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import permit_open
 
@@ -68,8 +69,8 @@ def bastion_permitopen(hosts, hostvars, names, addresses=()):
         routed = [resolve_host(str(name), lookup) for name in hosts
                   if (lookup(str(name)) or {}).get('multihop_via')]
         return permit_open(routed, {str(n) for n in names}, {str(a) for a in addresses})
-    except (MultihopError, ValueError) as e:
-        raise AnsibleFilterError(f'bastion_permitopen: {e}') from e
+    except (MultihopError, VariableError) as e:
+        raise AnsibleFilterError(f'bastion_permitopen: {e}') from None
 
 
 class FilterModule:
