@@ -120,7 +120,7 @@ def check_port(value: object, where: str, *, reveal: bool = True) -> int | None:
         return None
     text = value if isinstance(value, str) else str(value) if isinstance(value, int) and \
         not isinstance(value, bool) else None
-    if text is None or not _PORT_RE.match(text.strip()) or not 0 < int(text) < 65536:
+    if text is None or not _PORT_RE.match(text) or not 0 < int(text) < 65536:
         raise _refuse(where, 'port', value, 'must be a number from 1 to 65535', reveal)
     return int(text)
 

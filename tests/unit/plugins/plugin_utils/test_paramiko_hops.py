@@ -85,6 +85,11 @@ def test_parse_known_hosts_skips_comments_and_garbage_and_keeps_markers():
     ([hashed('[10.0.0.1]:2222')], '[10.0.0.1]:2222', True),
     ([hashed('10.0.0.1')], '10.0.0.2', False),
     (['|1|garbage'], '10.0.0.1', False),
+    # "[" is no character class to OpenSSH: "[10.0.0.1]:2222" must not match "1" or "0".
+    (['[10.0.0.1]:2222'], '1:2222', False),
+    (['[10.0.0.1]:*'], '[10.0.0.1]:2222', True),
+    (['[ab]'], 'a', False),
+    (['a*'], 'a\nb', True),
 ])
 def test_host_matches(patterns, name, expected):
     assert host_matches(patterns, name) is expected
