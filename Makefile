@@ -53,8 +53,9 @@ with_venv = PATH=$(1)/bin:$$PATH ANSIBLE_PLAYBOOK=$(1)/bin/ansible-playbook $(TE
 help: ## List targets
 	@grep -hE '^[a-z0-9.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-deps: ## Install missing Debian packages (root)
+deps: ## Install missing Debian packages (root), and the directory sshd needs in the root namespace
 	tests/ci/apt-deps.sh $(APT_PACKAGES)
+	install -d -m 0755 /run/sshd
 
 # --- venvs: rebuilt when their requirements file changes (stamp file), else a no-op
 venv: $(VENV)/.stamp $(VENV219)/.stamp ## Create .venv (ansible-core 2.21) and .venv-2.19

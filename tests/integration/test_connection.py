@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -294,12 +295,17 @@ def sshd_without_sftp(lab, tmp_path):
     config.write_text(f'ListenAddress 127.0.0.1:{port}\nHostKey {host_key}\nPidFile none\nUsePAM no\n'
                       f'PermitRootLogin prohibit-password\nPasswordAuthentication no\nStrictModes no\n'
                       f'AuthorizedKeysFile {authorized}\n')
-    process = subprocess.Popen(['/usr/sbin/sshd', '-D', '-e', '-f', str(config)], stderr=subprocess.DEVNULL)
+    os.makedirs('/run/sshd', mode=0o755, exist_ok=True)  # sshd's privilege-separation directory; new machines lack it
+    log = tmp_path / 'sshd.log'
+    process = subprocess.Popen(['/usr/sbin/sshd', '-D', '-e', '-f', str(config)], stderr=log.open('wb'))
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    while True:
         with socket.socket() as probe:
             if probe.connect_ex(('127.0.0.1', port)) == 0:
                 break
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f'the private sshd did not come up (exit {process.poll()}):\n{log.read_text()}')
         time.sleep(0.1)
     known_hosts = tmp_path / 'known_hosts'
     known_hosts.write_text(f'[127.0.0.1]:{port} ' + ' '.join((tmp_path / 'host_key.pub').read_text().split()[:2]))
