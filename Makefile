@@ -55,7 +55,7 @@ help: ## List targets
 
 deps: ## Install missing Debian packages (root), and the directory sshd needs in the root namespace
 	tests/ci/apt-deps.sh $(APT_PACKAGES)
-	install -d -m 0755 /run/sshd
+	[ "$$(id -u)" -ne 0 ] || install -d -m 0755 /run/sshd
 
 # --- venvs: rebuilt when their requirements file changes (stamp file), else a no-op
 venv: $(VENV)/.stamp $(VENV219)/.stamp ## Create .venv (ansible-core 2.21) and .venv-2.19
