@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import copy
 import shlex
 from collections import ChainMap
 
@@ -99,7 +100,10 @@ class ActionModule(ActionBase):
 
         The plugin is only configured, never connected: OpenSSHRoute.prepare() is not called.
         """
-        connection = self._shared_loader_obj.connection_loader.get(CONNECTION_PLUGIN, self._play_context)
+        # The route of ``name`` itself, even when this task is delegated (the plugin would take the delegate's).
+        play_context = copy.copy(self._play_context)
+        play_context.delegate_to = None
+        connection = self._shared_loader_obj.connection_loader.get(CONNECTION_PLUGIN, play_context)
         if connection is None:
             raise AnsibleActionFail(f'jumphosts.multihop: cannot load the connection plugin {CONNECTION_PLUGIN}')
         try:

@@ -115,7 +115,10 @@ class Connection(BuiltinSSHConnection):
         # (the inventory hops) can be read lazily: only the hops' own variables are templated.
         var_options = super()._resolve_option_variables(variables, templar)
         self._hops, self._route, self._route_error, self._backend = (), None, None, None
-        self._inventory_name = str(variables.get('inventory_hostname', self._play_context.remote_addr))
+        # With delegate_to, these are the delegated host's variables but inventory_hostname is still the
+        # delegating host's: the route belongs to the host the task is delegated to.
+        owner = getattr(self._play_context, 'delegate_to', None) or variables.get('inventory_hostname')
+        self._inventory_name = str(owner or self._play_context.remote_addr)
         via = var_options.get('multihop_via')
         if via:
             try:
@@ -155,6 +158,9 @@ class Connection(BuiltinSSHConnection):
         for hop in self._hops:
             if hop.disables_host_key_checking:
                 display.warning(NO_HOST_KEY_CHECK_WARNING.format(hop=hop.name, host=self.host))
+            if hop.ignored_options:
+                display.vvv(f'MULTIHOP: {hop.name} ignores {", ".join(hop.ignored_options)} (they concern the '
+                            'target only, or the plugin manages them on hops)', host=self.host)
 
     def _build_command(self, binary, subsystem, *other_args):
         route = self._multihop_route()

@@ -39,12 +39,6 @@ VIA_VAR = 'multihop_via'
 MAPPING_KEYS = frozenset(('host', 'port', 'user', 'private_key_file', 'password', 'ssh_args', 'type',
                           'host_key_checking'))
 
-# ssh_config keywords a hop may set through ssh_args are those the gate has a grammar for (HOP_KEYWORDS).
-# Anything that runs a command, changes the route or includes files is refused; connection sharing is
-# ours to manage.
-MANAGED_HOP_OPTIONS = frozenset(('controlmaster', 'controlpath', 'controlpersist'))
-ROUTE_OPTIONS = frozenset(('proxycommand', 'proxyjump'))
-
 _TRUE = frozenset(('1', 'true', 'yes', 'on', 'y', 't'))
 _FALSE = frozenset(('0', 'false', 'no', 'off', 'n', 'f'))
 
@@ -64,6 +58,8 @@ class Hop:
     options: tuple[tuple[str, str], ...] = ()
     host_key_checking: bool | None = None
     sources: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    # Keywords in the hop's ssh arguments that only concern a target's session (see _gate.IGNORED_ON_HOPS).
+    ignored_options: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def effective_port(self) -> int:
@@ -156,10 +152,17 @@ def ssh_arg_options(tokens: list[str]):
         yield key.strip(), value.strip()
 
 
-def parse_ssh_args(args: object, where: str, *, reveal: bool = True) -> tuple[tuple[str, str], ...]:
-    """Turn ``-o Key=Value`` arguments into ssh_config options, refusing anything else."""
+HopOptions = tuple[tuple[str, str], ...]
+
+
+def parse_ssh_args(args: object, where: str, *, reveal: bool = True) -> tuple[HopOptions, tuple[str, ...]]:
+    """``-o Key=Value`` and ``-i FILE`` arguments as (hop options, keywords ignored on hops); others are refused.
+
+    The gate classifies each keyword once (``hop_option_role``): allowed ones are checked by their grammar,
+    ignored ones only concern the target's session or are managed by the plugin.
+    """
     if args is None or args == '':
-        return ()
+        return (), ()
     if isinstance(args, str):
         try:
             tokens = shlex.split(args)
@@ -170,24 +173,18 @@ def parse_ssh_args(args: object, where: str, *, reveal: bool = True) -> tuple[tu
     else:
         raise MultihopError(f'{where}: ssh arguments must be a string or a list of strings')
 
-    options = []
+    options, ignored = [], []
     for key, value in ssh_arg_options(tokens):
         if key is None:
             raise MultihopError(f'{where}: unsupported ssh argument {shown(value, reveal)}: a hop accepts only '
                                 '"-o Key=Value" and "-i FILE"')
         if not value:
             raise MultihopError(f'{where}: malformed ssh option {shown(key, reveal)}, expected Key=Value')
-        lowered = key.lower()
-        if lowered in MANAGED_HOP_OPTIONS:
-            continue  # hops always share one master connection; see the openssh backend
-        if lowered in ROUTE_OPTIONS:
-            raise MultihopError(f'{where}: {key} is not allowed in a hop\'s ssh arguments; describe the route '
-                                'with multihop_via instead')
-        if lowered == 'forwardagent':
-            raise MultihopError(f'{where}: ForwardAgent is not allowed in a hop\'s ssh arguments; set '
-                                'multihop_forward_agent instead')
-        options.append(gate.check_option(key, value, where, reveal=reveal))
-    return tuple(options)
+        if gate.hop_option_role(key, value, where) == 'ignored':
+            ignored.append(key)
+        else:
+            options.append(gate.check_option(key, value, where, reveal=reveal))
+    return tuple(options), tuple(ignored)
 
 
 # --- resolution -------------------------------------------------------------------------------------------
@@ -264,6 +261,7 @@ class _HopInput:
     options: tuple[tuple[str, str], ...]
     sources: tuple[tuple[str, str], ...]
     hidden: frozenset[str] = frozenset()
+    ignored: tuple[str, ...] = ()
 
 
 class _Resolver:
@@ -314,13 +312,13 @@ class _Resolver:
             if _is_bare_name(spec):
                 raise MultihopError(f'{where}: {shown(spec, reveal)} is not an inventory host (to use a DNS name '
                                     'directly, write it as user@name, name:port or {host: name})')
-            return [self.inline_hop(parse_hop_string(spec, where, reveal=reveal), where, 'string', reveal)]
+            return [self.inline_hop(parse_hop_string(spec, where, reveal=reveal), where, 'string', reveal, owner)]
         if isinstance(spec, Mapping):
             unknown = sorted(shown(key, reveal) for key in set(spec) - MAPPING_KEYS)
             if unknown:
                 raise MultihopError(f'{where}: unknown key(s) {", ".join(unknown)} in hop; allowed: '
                                     + ', '.join(sorted(MAPPING_KEYS)))
-            return [self.inline_hop(spec, where, 'mapping', reveal)]
+            return [self.inline_hop(spec, where, 'mapping', reveal, owner)]
         raise MultihopError(f'{where}: a hop must be an inventory hostname, a "[user@]host[:port]" string '
                             f'or a mapping, got {type(spec).__name__}')
 
@@ -341,22 +339,31 @@ class _Resolver:
             if values['host'] is None:
                 values['host'] = name
                 sources.append(('host', 'inventory_hostname'))
-            options: tuple[tuple[str, str], ...] = ()
-            for var in HOP_ARGS_VARS:
-                if hostvars.get(var):
-                    options += parse_ssh_args(hostvars[var], f'{where} {var}', reveal=not is_templated(hostvars, var))
-                    sources.append(('options', f'hostvars[{name}].{var}'))
-            hop_input = _HopInput(values, options, tuple(sources), frozenset(hidden))
+            options, ignored, arg_sources = _ssh_args_of(name, hostvars, where)
+            hop_input = _HopInput(values, options, tuple(sources) + arg_sources, frozenset(hidden), ignored)
             return self.make_hop(name, gate.check_alias(name, where), hop_input, where)
 
-    def inline_hop(self, spec: Mapping[str, object], where: str, kind: str, reveal: bool) -> Hop:
+    def inline_hop(self, spec: Mapping[str, object], where: str, kind: str, reveal: bool, owner: str) -> Hop:
+        """A hop written in place. It has no variables of its own, so it inherits the connection defaults of
+        the host that names it (its ssh arguments and host-key checking); its own settings come first and win."""
         values = {key: spec.get(key) for key in HOP_VARS}
         host = gate.check_host(values['host'], where, reveal=reveal)
         port = gate.check_port(values['port'], where, reveal=reveal)
-        options = parse_ssh_args(spec.get('ssh_args'), f'{where} ssh_args', reveal=reveal)
+        options, ignored = parse_ssh_args(spec.get('ssh_args'), f'{where} ssh_args', reveal=reveal)
         sources = tuple((key, f'{VIA_VAR} ({kind})') for key in HOP_VARS if spec.get(key) is not None)
-        hidden = frozenset() if reveal else frozenset(HOP_VARS)
-        return self.make_hop(host, _inline_alias(host, port), _HopInput(values, options, sources, hidden), where)
+        hidden = set() if reveal else set(HOP_VARS)
+        if values['type'] != 'socks5':  # a SOCKS proxy takes no ssh settings
+            owner_vars = self.vars_of(owner) or {}
+            inherited, inherited_ignored, inherited_sources = _ssh_args_of(owner, owner_vars, where, 'inherited ')
+            options, ignored, sources = options + inherited, ignored + inherited_ignored, sources + inherited_sources
+            if values['host_key_checking'] is None:
+                values['host_key_checking'], source = _first(owner_vars, HOP_VARS['host_key_checking'])
+                if source:
+                    sources += (('host_key_checking', f'hostvars[{owner}].{source} (inherited)'),)
+                    if is_templated(owner_vars, source):
+                        hidden.add('host_key_checking')
+        hop_input = _HopInput(values, options, sources, frozenset(hidden), ignored)
+        return self.make_hop(host, _inline_alias(host, port), hop_input, where)
 
     @staticmethod
     def make_hop(name: str, alias: str, hop_input: _HopInput, where: str) -> Hop:
@@ -377,6 +384,7 @@ class _Resolver:
             password=gate.check_password(values['password'], where),
             type=hop_type,
             options=hop_input.options,
+            ignored_options=hop_input.ignored,
             host_key_checking=validate_bool(values['host_key_checking'], 'host key checking', where,
                                             reveal=reveal('host_key_checking')),
             sources=hop_input.sources,
@@ -384,6 +392,20 @@ class _Resolver:
         if hop_type == 'socks5' and (hop.user or hop.password or hop.private_key_file or hop.options):
             raise MultihopError(f'{where}: a socks5 hop takes only host and port')
         return hop
+
+
+def _ssh_args_of(name: str, hostvars: Mapping[str, object], where: str, how: str = ''):
+    """(options, ignored keywords, sources) from a host's ``ansible_ssh_common_args`` and ``ansible_ssh_extra_args``."""
+    options: tuple[tuple[str, str], ...] = ()
+    ignored: tuple[str, ...] = ()
+    sources: tuple[tuple[str, str], ...] = ()
+    for var in HOP_ARGS_VARS:
+        if hostvars.get(var):
+            label = f'{where} {how}{var} of {name}' if how else f'{where} {var}'
+            more, dropped = parse_ssh_args(hostvars[var], label, reveal=not is_templated(hostvars, var))
+            options, ignored = options + more, ignored + dropped
+            sources += (('options', f'hostvars[{name}].{var}' + (' (inherited)' if how else '')),)
+    return options, ignored, sources
 
 
 @contextlib.contextmanager

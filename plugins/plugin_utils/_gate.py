@@ -49,6 +49,7 @@ HOP_KEYWORDS: dict[str, str | tuple[str, ...]] = {
     'connectionattempts': 'int',
     'connecttimeout': 'int',
     'fingerprinthash': ('md5', 'sha256'),
+    'globalknownhostsfile': 'paths',
     'gssapiauthentication': _BOOL,
     'hashknownhosts': _BOOL,
     'hostbasedacceptedalgorithms': 'list',
@@ -72,11 +73,45 @@ HOP_KEYWORDS: dict[str, str | tuple[str, ...]] = {
     'requiredrsasize': 'int',
     'serveralivecountmax': 'int',
     'serveraliveinterval': 'int',
+    'revokedhostkeys': 'path',
     'stricthostkeychecking': ('yes', 'no', 'ask', 'accept-new', 'off', 'true', 'false'),
     'tcpkeepalive': _BOOL,
     'updatehostkeys': ('yes', 'no', 'ask'),
     'userknownhostsfile': 'paths',
     'verifyhostkeydns': ('yes', 'no', 'ask'),
+}
+# ssh_config keywords that only concern the target's session, or that the plugin manages on every hop:
+# dropped from a hop's settings (noted at -vvv), so that options set once for all hosts still work.
+IGNORED_ON_HOPS = frozenset((
+    'addkeystoagent', 'batchmode', 'canonicaldomains', 'canonicalizefallbacklocal', 'canonicalizehostname',
+    'canonicalizemaxdots', 'canonicalizepermittedcnames', 'clearallforwardings', 'controlmaster', 'controlpath',
+    'controlpersist', 'dynamicforward', 'enableescapecommandline', 'escapechar', 'exitonforwardfailure',
+    'forkafterauthentication', 'forwardx11', 'forwardx11timeout', 'forwardx11trusted', 'gatewayports',
+    'hostname', 'localforward', 'logverbose', 'obscurekeystroketiming', 'permitremoteopen', 'port',
+    'remotecommand', 'remoteforward', 'requesttty', 'sendenv', 'sessiontype', 'setenv', 'stdinnull',
+    'streamlocalbindmask', 'streamlocalbindunlink', 'syslogfacility', 'tag', 'tunnel', 'tunneldevice', 'user',
+    'visualhostkey',
+))
+# Keywords refused on hops, and why: they run a command, load code, change the route, read other files,
+# forward credentials or weaken host-key checking. Any keyword in none of the three tables is refused too.
+REFUSED_ON_HOPS = {
+    'proxycommand': 'describe the route with multihop_via instead',
+    'proxyjump': 'describe the route with multihop_via instead',
+    'proxyusefdpass': 'describe the route with multihop_via instead',
+    'forwardagent': 'set multihop_forward_agent instead',
+    'localcommand': 'it runs a command on the controller',
+    'permitlocalcommand': 'it runs a command on the controller',
+    'knownhostscommand': 'it runs a command on the controller and decides which host keys are trusted',
+    'xauthlocation': 'it names a program to run on the controller',
+    'pkcs11provider': 'it loads a library into ssh',
+    'securitykeyprovider': 'it loads a library into ssh',
+    'include': 'it reads another config file',
+    'match': 'it opens a conditional block, which can run a command',
+    'host': 'it opens another Host block',
+    'enablesshkeysign': 'it runs the setuid ssh-keysign',
+    'hostbasedauthentication': 'it runs the setuid ssh-keysign',
+    'nohostauthenticationforlocalhost': 'it turns host-key checking off for some addresses',
+    'gssapidelegatecredentials': 'it forwards credentials to the hop',
 }
 # Spellings of StrictHostKeyChecking that accept any key, and known-hosts files that never keep one.
 HOST_KEY_CHECKING_OFF = frozenset(('no', 'off', 'false'))
@@ -159,6 +194,26 @@ def check_password(value: object, where: str) -> str | None:
     if not isinstance(value, str) or any(c in value for c in '\r\n\x00'):
         raise MultihopError(f'{where}: the password must be a single-line string (not shown)')
     return value
+
+
+def hop_option_role(key: object, value: object, where: str) -> str:
+    """``allowed`` or ``ignored`` for an ssh_config keyword in a hop's ssh arguments; refused ones raise.
+
+    Every keyword is classified once, here: allowed (checked by its grammar in HOP_KEYWORDS), ignored on
+    hops (IGNORED_ON_HOPS), or refused (REFUSED_ON_HOPS, and any keyword this table does not know).
+    """
+    if not isinstance(key, str) or not _KEYWORD_RE.match(key):
+        raise _refuse(where, 'ssh option', key, 'expected -o Key=Value', True)
+    lowered = key.lower()
+    if lowered == 'forwardagent' and isinstance(value, str) and value.lower() == 'no':
+        return 'ignored'  # already off on every hop
+    if lowered in REFUSED_ON_HOPS:
+        raise MultihopError(f'{where}: {key} is not allowed on a hop: {REFUSED_ON_HOPS[lowered]}')
+    if lowered in IGNORED_ON_HOPS:
+        return 'ignored'
+    if lowered not in HOP_KEYWORDS:
+        raise MultihopError(f'{where}: ssh option {key} is not allowed on a hop')
+    return 'allowed'
 
 
 def check_option(key: object, value: object, where: str, *, reveal: bool = True) -> tuple[str, str]:

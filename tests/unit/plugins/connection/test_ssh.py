@@ -17,8 +17,8 @@ HOSTVARS = {
 }
 
 
-def connect(tmp_path, variables, name='jumphosts.multihop.ssh'):
-    connection = connection_loader.get(name, PlayContext(), None)
+def connect(tmp_path, variables, name='jumphosts.multihop.ssh', play_context=None):
+    connection = connection_loader.get(name, play_context or PlayContext(), None)
     variables = dict({'inventory_hostname': 't01', 'ansible_host': '10.203.2.11', 'hostvars': HOSTVARS,
                       'ansible_control_path_dir': str(tmp_path)}, **variables)
     var_options = connection._resolve_option_variables(variables, Templar(loader=None, variables=variables))
@@ -100,3 +100,31 @@ def test_control_dir_too_long_for_a_socket_is_a_clear_error(tmp_path, prepared):
 @pytest.mark.parametrize('variable', ['ansible_pipelining', 'ansible_ssh_pipelining'])
 def test_every_pipelining_variable_of_the_builtin_applies(tmp_path, variable):
     assert connect(tmp_path, {variable: True}).get_option('pipelining') is True
+
+
+def test_a_task_delegated_from_the_bastion_takes_the_delegated_hosts_route(tmp_path, prepared):
+    # ansible-core hands over the delegated host's variables with the delegating host's inventory_hostname.
+    play_context = PlayContext()
+    play_context.delegate_to = 't10'
+    connection = connect(tmp_path, {'inventory_hostname': 'bastion1', 'multihop_via': 'bastion1'},
+                         play_context=play_context)
+    connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')
+    assert [hop.name for hop in prepared[0]] == ['bastion1']
+
+
+def test_hostile_hop_values_fail_naming_host_and_hop_without_writing_anything(tmp_path):
+    hostvars = {'evil': {'ansible_host': 'fe80::1%h"\nMatch exec "touch /tmp/F"\n#', 'ansible_user': 'jump'}}
+    connection = connect(tmp_path, {'multihop_via': 'evil', 'hostvars': hostvars})
+    with pytest.raises(AnsibleError, match=r'host t01: multihop_via\[0\] \(evil\): invalid host .*zone ids'):
+        connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize('variables, message', [
+    ({'multihop_control_persist': '60s\nMatch exec "touch /tmp/F"'}, 'invalid multihop_control_persist'),
+    ({'ansible_control_path_dir': '/tmp/a b"c'}, 'invalid control_path_dir'),
+])
+def test_hostile_runtime_values_fail_naming_the_host(tmp_path, variables, message):
+    connection = connect(tmp_path, dict({'multihop_via': 'bastion1'}, **variables))
+    with pytest.raises(AnsibleError, match=f'host 10.203.2.11: .*{message}'):
+        connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')

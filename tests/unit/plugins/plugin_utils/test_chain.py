@@ -92,7 +92,7 @@ class TestBadInput:
         ({'host': 'h.example', 'private_key_file': '/k/%d'}, 'invalid private key file'),
         ({'host': 'h.example', 'type': 'telnet'}, "unknown hop type 'telnet'"),
         ({'host': 'h.example', 'ssh_args': '-o ProxyCommand=touch /tmp/x'}, 'describe the route with multihop_via'),
-        ({'host': 'h.example', 'ssh_args': '-o LocalCommand=id'}, 'ssh option LocalCommand is not allowed'),
+        ({'host': 'h.example', 'ssh_args': '-o LocalCommand=id'}, 'LocalCommand is not allowed on a hop'),
         ({'host': 'h.example', 'ssh_args': '-o ForwardAgent=yes'}, 'set multihop_forward_agent instead'),
         ({'host': 'h.example', 'ssh_args': '-A'}, "unsupported ssh argument '-A'"),
         ({'host': 'h.example', 'ssh_args': '-o "UserKnownHostsFile=/a\nInclude /x"'}, 'invalid value'),
@@ -128,12 +128,53 @@ class TestParsing:
 
     def test_ssh_args_forms(self):
         assert parse_ssh_args('-o Compression=yes -oServerAliveInterval=5 -i "/keys/my key" -o "LogLevel ERROR"',
-                              'w') == (('Compression', 'yes'), ('ServerAliveInterval', '5'),
-                                       ('IdentityFile', '/keys/my key'), ('LogLevel', 'ERROR'))
+                              'w') == ((('Compression', 'yes'), ('ServerAliveInterval', '5'),
+                                        ('IdentityFile', '/keys/my key'), ('LogLevel', 'ERROR')), ())
 
-    def test_connection_sharing_options_are_ours(self):
-        assert parse_ssh_args('-o ControlMaster=auto -o ControlPersist=60s -o Compression=no', 'w') == \
-            (('Compression', 'no'),)
+    def test_connection_sharing_and_target_only_options_are_ignored_on_hops(self):
+        assert parse_ssh_args('-o ControlMaster=auto -o ControlPersist=60s -o Compression=no -o BatchMode=yes '
+                              '-o RequestTTY=force -o ForwardAgent=no', 'w') == \
+            ((('Compression', 'no'),), ('ControlMaster', 'ControlPersist', 'BatchMode', 'RequestTTY', 'ForwardAgent'))
+
+    @pytest.mark.parametrize('args, message', [
+        ('-o ForwardAgent=yes', 'set multihop_forward_agent instead'),
+        ('-o KnownHostsCommand=/bin/true', 'runs a command on the controller'),
+        ('-o PKCS11Provider=/lib/x.so', 'loads a library'),
+        ('-o NoHostAuthenticationForLocalhost=yes', 'host-key checking'),
+        ('-o NoSuchKeyword=1', 'ssh option NoSuchKeyword is not allowed on a hop'),
+    ])
+    def test_every_keyword_is_allowed_ignored_or_refused(self, args, message):
+        with pytest.raises(MultihopError, match=message):
+            parse_ssh_args(args, 'w')
+
+
+class TestInlineHopsInherit:
+    OWNER = {'ansible_ssh_common_args': '-o UserKnownHostsFile=/run/known_hosts -o BatchMode=yes',
+             'ansible_ssh_extra_args': '-o ServerAliveInterval=5', 'ansible_host_key_checking': 'yes'}
+
+    def lookup(self, name):
+        return {'t': dict(self.OWNER, multihop_via=['jump@10.0.0.1', {'host': '10.0.0.2', 'type': 'netcat',
+                                                                        'ssh_args': '-o ServerAliveInterval=9'}])
+                }.get(name)
+
+    def test_inline_hops_take_the_owners_defaults_after_their_own(self):
+        string_hop, mapping_hop = resolve_hops('t', self.lookup('t')['multihop_via'], self.lookup)
+        assert string_hop.options == (('UserKnownHostsFile', '/run/known_hosts'), ('ServerAliveInterval', '5'))
+        assert string_hop.ignored_options == ('BatchMode',)
+        assert string_hop.host_key_checking is True
+        # Its own value comes first, and ssh takes the first.
+        assert mapping_hop.options[0] == ('ServerAliveInterval', '9')
+        assert ('options', 'hostvars[t].ansible_ssh_common_args (inherited)') in mapping_hop.sources
+
+    def test_an_inherited_value_is_checked_and_named(self):
+        def lookup(name):
+            return {'t': {'ansible_ssh_common_args': '-o IdentityFile=/k/a%h'}}.get(name)
+        with pytest.raises(MultihopError, match=r'host t: multihop_via\[0\] inherited ansible_ssh_common_args of t'):
+            resolve_hops('t', ['jump@10.0.0.1'], lookup)
+
+    def test_a_socks5_hop_inherits_nothing(self):
+        (hop,) = resolve_hops('t', [{'host': '10.0.0.3', 'type': 'socks5'}], self.lookup)
+        assert hop.options == () and hop.host_key_checking is None
 
 
 class TestNaming:
