@@ -72,7 +72,13 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     resolve_hops,
 )
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import HopConnectionError, OpenSSHRoute
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import (
+    HopConnectionError,
+    OpenSSHRoute,
+    pinned_ssh_args,
+    private_directory,
+    write_pinned_known_hosts,
+)
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._option_definitions import register_option_definitions
 
 display = Display()
@@ -158,14 +164,34 @@ class Connection(BuiltinSSHConnection):
         for hop in self._hops:
             if hop.disables_host_key_checking:
                 display.warning(NO_HOST_KEY_CHECK_WARNING.format(hop=hop.name, host=self.host))
+            if hop.known_hosts:
+                display.vvv(f'MULTIHOP: {len(hop.known_hosts)} pinned host key lines for {hop.name}', host=self.host)
             if hop.ignored_options:
                 display.vvv(f'MULTIHOP: {hop.name} ignores {", ".join(hop.ignored_options)} (they concern the '
                             'target only, or the plugin manages them on hops)', host=self.host)
 
+    def _target_pins(self):
+        """ssh arguments that check the target against its pinned keys (multihop_known_hosts), or []."""
+        if not self.get_option('multihop_known_hosts'):
+            return []
+        try:
+            target = endpoint_hop(self._inventory_name or self.host, self.host, self.get_option('port'),
+                                  self.get_option('remote_user'), known_hosts=self.get_option('multihop_known_hosts'))
+            directory = unfrackpath(self.get_option('control_path_dir'))
+            private_directory(directory)
+            path = write_pinned_known_hosts(directory, target)
+        except MultihopError as e:
+            raise AnsibleError(f'jumphosts.multihop: host {self.host}: {e}') from None
+        display.vvv(f'MULTIHOP: {len(target.known_hosts)} pinned host key lines for {self.host} ({path})',
+                    host=self.host)
+        return pinned_ssh_args(path)
+
     def _build_command(self, binary, subsystem, *other_args):
         route = self._multihop_route()
+        pins = self._target_pins()
         if route is None:
-            return super()._build_command(binary, subsystem, *other_args)
+            command = super()._build_command(binary, subsystem, *other_args)
+            return command[:1] + [to_bytes(arg) for arg in pins] + command[1:] if pins else command
         try:
             if not self.get_option('control_path'):
                 # The same address behind different bastions is another host: the socket name covers the route.
@@ -179,7 +205,7 @@ class Connection(BuiltinSSHConnection):
         except MultihopError as e:  # a setting that cannot work, such as a control_path_dir that is too long
             raise AnsibleError(f'jumphosts.multihop: host {self.host}: {e}') from None
         display.vvv(f'MULTIHOP ROUTE: {" -> ".join(h.name for h in self._hops)} -> {self.host}', host=self.host)
-        return command[:1] + [to_bytes(arg) for arg in route.ssh_args()] + command[1:]
+        return command[:1] + [to_bytes(arg) for arg in pins + route.ssh_args()] + command[1:]
 
     # --- the backend seam: multihop_backend=paramiko runs everything below in-process, OpenSSH never runs ----
 
@@ -206,7 +232,8 @@ class Connection(BuiltinSSHConnection):
                     private_key_file=os.path.expanduser(key_file) if key_file else None,
                     password=self.get_option('password'),
                     ssh_args=tuple(self.get_option(o) for o in ('ssh_args', 'ssh_common_args', 'ssh_extra_args')),
-                    host_key_checking=self.get_option('host_key_checking'))
+                    host_key_checking=self.get_option('host_key_checking'),
+                    known_hosts=self.get_option('multihop_known_hosts'))
             except MultihopError as e:
                 raise AnsibleError(f'jumphosts.multihop: {e}') from None
             try:

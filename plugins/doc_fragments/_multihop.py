@@ -121,6 +121,20 @@ options:
     ini:
       - section: multihop
         key: tcp_nodelay
+  multihop_known_hosts:
+    description:
+      - Pinned host keys, as known_hosts lines (a list, or one string with a line per key). C(@cert-authority)
+        lines pin every host whose key is signed by that SSH CA; C(@revoked) lines are honoured.
+      - Set on a target, its key is checked against these lines alone, strictly, even where
+        O(host_key_checking) is off. Set on an inventory hop (or as C(known_hosts) in a mapping hop), the same
+        holds for that hop. Hops written in place inherit the value of the host that names them.
+      - Every line is checked before use. The plugin writes them to a private file in the control directory;
+        nothing is ever added to them.
+      - With the paramiko backend, C(@cert-authority) lines cannot be used (paramiko does not check host
+        certificates).
+    type: raw
+    vars:
+      - name: multihop_known_hosts
   multihop_control_persist:
     description:
       - How long an idle master connection to a hop stays open (the OpenSSH C(ControlPersist) syntax).

@@ -33,11 +33,12 @@ HOP_VARS = {
     'password': ('ansible_password', 'ansible_ssh_pass', 'ansible_ssh_password'),
     'host_key_checking': ('ansible_ssh_host_key_checking', 'ansible_host_key_checking'),
     'type': ('multihop_type',),
+    'known_hosts': ('multihop_known_hosts',),
 }
 HOP_ARGS_VARS = ('ansible_ssh_common_args', 'ansible_ssh_extra_args')
 VIA_VAR = 'multihop_via'
 MAPPING_KEYS = frozenset(('host', 'port', 'user', 'private_key_file', 'password', 'ssh_args', 'type',
-                          'host_key_checking'))
+                          'host_key_checking', 'known_hosts'))
 
 _TRUE = frozenset(('1', 'true', 'yes', 'on', 'y', 't'))
 _FALSE = frozenset(('0', 'false', 'no', 'off', 'n', 'f'))
@@ -57,6 +58,8 @@ class Hop:
     type: str = 'ssh'
     options: tuple[tuple[str, str], ...] = ()
     host_key_checking: bool | None = None
+    # Pinned host keys (multihop_known_hosts), checked lines: when set, the only keys this hop may have.
+    known_hosts: tuple[str, ...] = ()
     sources: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     # Keywords in the hop's ssh arguments that only concern a target's session (see _gate.IGNORED_ON_HOPS).
     ignored_options: tuple[str, ...] = field(default=(), compare=False)
@@ -80,12 +83,15 @@ class Hop:
     def identity(self) -> str:
         """What makes two hops the same connection; says whether a password is set, never what it is."""
         return repr((self.type, self.host, self.port, self.user, self.private_key_file, self.options,
-                     self.host_key_checking, self.password is not None))
+                     self.host_key_checking, self.known_hosts, self.password is not None))
 
     @property
     def disables_host_key_checking(self) -> bool:
-        """Any setting that makes OpenSSH accept an unknown or changed key, whatever its spelling."""
-        return gate.host_key_checking_off(self.options, self.host_key_checking)
+        """Any setting that makes OpenSSH accept an unknown or changed key, whatever its spelling.
+
+        Pinned keys win over such settings: the hop is then checked strictly against them alone.
+        """
+        return not self.known_hosts and gate.host_key_checking_off(self.options, self.host_key_checking)
 
 
 @dataclass(frozen=True)
@@ -345,7 +351,7 @@ class _Resolver:
 
     def inline_hop(self, spec: Mapping[str, object], where: str, kind: str, reveal: bool, owner: str) -> Hop:
         """A hop written in place. It has no variables of its own, so it inherits the connection defaults of
-        the host that names it (its ssh arguments and host-key checking); its own settings come first and win."""
+        the host that names it (its ssh arguments, host-key checking and pinned keys); its own come first and win."""
         values = {key: spec.get(key) for key in HOP_VARS}
         host = gate.check_host(values['host'], where, reveal=reveal)
         port = gate.check_port(values['port'], where, reveal=reveal)
@@ -356,12 +362,13 @@ class _Resolver:
             owner_vars = self.vars_of(owner) or {}
             inherited, inherited_ignored, inherited_sources = _ssh_args_of(owner, owner_vars, where, 'inherited ')
             options, ignored, sources = options + inherited, ignored + inherited_ignored, sources + inherited_sources
-            if values['host_key_checking'] is None:
-                values['host_key_checking'], source = _first(owner_vars, HOP_VARS['host_key_checking'])
-                if source:
-                    sources += (('host_key_checking', f'hostvars[{owner}].{source} (inherited)'),)
-                    if is_templated(owner_vars, source):
-                        hidden.add('host_key_checking')
+            for key in ('host_key_checking', 'known_hosts'):
+                if values[key] is None:
+                    values[key], source = _first(owner_vars, HOP_VARS[key])
+                    if source:
+                        sources += ((key, f'hostvars[{owner}].{source} (inherited)'),)
+                        if is_templated(owner_vars, source):
+                            hidden.add(key)
         hop_input = _HopInput(values, options, sources, frozenset(hidden), ignored)
         return self.make_hop(host, _inline_alias(host, port), hop_input, where)
 
@@ -387,9 +394,11 @@ class _Resolver:
             ignored_options=hop_input.ignored,
             host_key_checking=validate_bool(values['host_key_checking'], 'host key checking', where,
                                             reveal=reveal('host_key_checking')),
+            known_hosts=gate.check_known_hosts_lines(values['known_hosts'], where, reveal=reveal('known_hosts')),
             sources=hop_input.sources,
         )
-        if hop_type == 'socks5' and (hop.user or hop.password or hop.private_key_file or hop.options):
+        if hop_type == 'socks5' and (hop.user or hop.password or hop.private_key_file or hop.options
+                                     or hop.known_hosts):
             raise MultihopError(f'{where}: a socks5 hop takes only host and port')
         return hop
 
@@ -443,10 +452,11 @@ def resolve_host(name: str, lookup: HostLookup) -> ResolvedHost:
 
 def endpoint_hop(name: str, host: object, port: object, user: object, *, private_key_file: object = None,
                  password: object = None, options: tuple[tuple[str, str], ...] = (),
-                 host_key_checking: bool | None = None) -> Hop:
+                 host_key_checking: bool | None = None, known_hosts: object = None) -> Hop:
     """A target that is not read from inventory (the connection's own settings), checked as hops are."""
     where = f'host {name}'
     with guarded(where):
         values = {'host': host, 'port': port, 'user': user, 'private_key_file': private_key_file,
-                  'password': password, 'type': 'ssh', 'host_key_checking': host_key_checking}
+                  'password': password, 'type': 'ssh', 'host_key_checking': host_key_checking,
+                  'known_hosts': known_hosts}
         return _Resolver.make_hop(name, 'target', _HopInput(values, options, ()), where)

@@ -11,9 +11,12 @@ outside ASCII. Anything else is refused with a :class:`MultihopError` naming whe
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 import shlex
+import struct
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import MultihopError, shown
 
@@ -263,6 +266,63 @@ def check_destination(value: object, where: str, *, wildcards: bool = False) -> 
     if ':' in host:
         raise _refuse(where, 'destination', value, 'IPv6 goes in brackets, like [2001:db8::1]:22', True)
     return f'{check_host(host, where)}:{port}'
+
+
+_KEY_TYPE_RE = re.compile(r'[A-Za-z0-9@.-]{1,64}\Z')
+_KEY_RE = re.compile(r'[A-Za-z0-9+/]{16,16384}={0,2}\Z')
+_HASHED_NAME_RE = re.compile(r'\|1\|[A-Za-z0-9+/]{1,64}={0,2}\|[A-Za-z0-9+/]{1,64}={0,2}\Z')
+_KNOWN_HOSTS_PATTERN_RE = re.compile(r'!?(?:\[[A-Za-z0-9._*?:-]{1,253}\]:[0-9*?]{1,5}|[A-Za-z0-9._*?:-]{1,253})\Z')
+KNOWN_HOSTS_MARKERS = ('@cert-authority', '@revoked')
+
+
+def check_known_hosts_lines(value: object, where: str, *, reveal: bool = True) -> tuple[str, ...]:
+    """Pinned host keys (``multihop_known_hosts``): known_hosts lines, as a list or one multi-line string.
+
+    Each line is ``[@cert-authority|@revoked] PATTERNS KEY-TYPE BASE64-KEY [comment]``; the patterns are
+    host patterns or hashed names, the key decodes and names its own type. Lines come back without
+    their comments, one per item; blank lines and ``#`` comments are dropped.
+    """
+    if value is None or value == '' or value == []:
+        return ()
+    if isinstance(value, str):
+        lines = value.splitlines()
+    elif isinstance(value, (list, tuple)) and all(isinstance(line, str) for line in value):
+        lines = [part for line in value for part in line.splitlines()]
+    else:
+        raise MultihopError(f'{where}: multihop_known_hosts must be a list of known_hosts lines or a string')
+    checked = []
+    for number, line in enumerate(lines, 1):
+        fields = line.split()
+        if not fields or fields[0].startswith('#'):
+            continue
+        what = f'multihop_known_hosts line {number}'
+        marker = fields.pop(0) if fields[0].startswith('@') else None
+        if marker is not None and marker not in KNOWN_HOSTS_MARKERS:
+            raise _refuse(where, what, line, 'the only markers are @cert-authority and @revoked', reveal)
+        if len(fields) < 3:
+            raise _refuse(where, what, line, 'expected [marker] hosts key-type key', reveal)
+        patterns, key_type, key = fields[:3]
+        for pattern in patterns.split(','):
+            if not (_HASHED_NAME_RE.match(pattern) or _KNOWN_HOSTS_PATTERN_RE.match(pattern)):
+                raise _refuse(where, what, line, 'a host is a name, an address, [address]:port or a hashed name, '
+                              'with the wildcards * and ?', reveal)
+        if not _KEY_TYPE_RE.match(key_type) or not _KEY_RE.match(key) or _blob_type(key) != key_type:
+            raise _refuse(where, what, line, 'the key is not base64 of a key of the type it names', reveal)
+        checked.append(' '.join(([marker] if marker else []) + [patterns, key_type, key]))
+    if not checked:
+        raise MultihopError(f'{where}: multihop_known_hosts holds no known_hosts line')
+    return tuple(checked)
+
+
+def _blob_type(key: str) -> str | None:
+    try:
+        blob = base64.b64decode(key, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if len(blob) < 4:
+        return None
+    (length,) = struct.unpack('>I', blob[:4])
+    return blob[4:4 + length].decode('ascii', errors='replace')
 
 
 def host_key_checking_off(options: tuple[tuple[str, str], ...], host_key_checking: bool | None) -> bool:

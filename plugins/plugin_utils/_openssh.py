@@ -22,6 +22,11 @@ import time
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, hop_label
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import MultihopError
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import (
+    PINNED_SOURCE,
+    pinned_known_hosts_path,
+    pinned_known_hosts_text,
+)
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
     RuntimeSettings,
     control_path,
@@ -71,6 +76,21 @@ def private_directory(path: str) -> None:
         raise MultihopError(f'cannot create the control directory {path}: {e.strerror}; set control_path_dir '
                             '(ANSIBLE_SSH_CONTROL_PATH_DIR) to a writable directory') from None
     check_private(path, 'control directory')
+
+
+def write_pinned_known_hosts(control_dir: str, hop: Hop) -> str:
+    """The file of a hop's (or target's) pinned keys in the private control directory; written once."""
+    path = pinned_known_hosts_path(control_dir, hop)
+    if os.path.lexists(path):
+        check_private(path, 'pinned known_hosts file')
+    else:
+        write_private_file(path, pinned_known_hosts_text(hop))
+    return path
+
+
+def pinned_ssh_args(path: str) -> list[str]:
+    """ssh arguments that check a target against its pinned keys alone (first value wins, so they go first)."""
+    return ['-o', 'StrictHostKeyChecking=yes', '-o', f'UserKnownHostsFile={path}', '-o', 'GlobalKnownHostsFile=none']
 
 
 def write_private_file(path: str, text: str, mode: int = 0o600) -> None:
@@ -195,6 +215,9 @@ class OpenSSHRoute:
         else:
             write_private_file(self.config_path,
                                render_plugin_config(self.hops, self.runtime, forward_agent=self.forward_agent))
+        for hop in self.hops:
+            if hop.known_hosts:
+                write_pinned_known_hosts(self.runtime_dir, hop)
         for index, hop in enumerate(self.hops):
             if hop.type == 'socks5':
                 continue
@@ -237,6 +260,8 @@ class OpenSSHRoute:
                 fifo.close()
         if returncode != 0 or not master_is_alive(socket_path):
             reason = summarize_ssh_error(stderr)
+            if hop.known_hosts and 'Host key verification failed' in reason:
+                reason += f' (checked against {PINNED_SOURCE}: {len(hop.known_hosts)} lines)'
             if index > 0 and self.hops[index - 1].type == 'ssh' and reason.startswith(_HIDDEN_BY_MUX):
                 reason = self._forward_failure(index) or reason
             raise HopConnectionError(f'{hop_label(self.hops, index)}: {reason}')

@@ -27,20 +27,15 @@ runs ``nc HOST PORT`` on the hop, which is what that type means).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import getpass
-import hashlib
-import hmac
 import ipaddress
 import logging
 import os
-import re
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 
 try:
@@ -60,11 +55,20 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     chain_digest,
     hop_label,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import (
+    HOST_KEY_ACCEPTED,
+    fingerprint_sha256,
+    host_key_checking_enabled,
+    host_matches,
+    key_type_of_blob,
+    known_host_entries,
+    known_hosts_names,
+    preferred_host_key_types,
+    verify_host_key,
+)
 
 STAGES = ('tcp', 'banner', 'hostkey', 'auth', 'forward')
 DEFAULT_TIMEOUT = 10.0
-DEFAULT_KNOWN_HOSTS = ('~/.ssh/known_hosts', '~/.ssh/known_hosts2')
-DEFAULT_GLOBAL_KNOWN_HOSTS = ('/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2')
 DEFAULT_IDENTITIES = ('~/.ssh/id_ed25519', '~/.ssh/id_ecdsa', '~/.ssh/id_rsa')
 # Exit codes of the shell when nc itself cannot run on a netcat hop.
 _NC_MISSING = (126, 127)
@@ -84,166 +88,6 @@ def require_paramiko() -> None:
 
 
 # --- pure helpers -----------------------------------------------------------------------------------------
-
-def fingerprint_sha256(key_blob: bytes) -> str:
-    """``SHA256:...`` as OpenSSH prints it: unpadded base64 of the key blob's digest."""
-    digest = hashlib.sha256(key_blob).digest()
-    return 'SHA256:' + base64.b64encode(digest).decode('ascii').rstrip('=')
-
-
-def hop_option(hop: Hop, name: str) -> str | None:
-    """The first value of an ssh_config keyword in the hop's options (first value wins, as in ssh)."""
-    for key, value in hop.options:
-        if key.lower() == name.lower():
-            return value
-    return None
-
-
-def known_hosts_files(hop: Hop) -> tuple[list[str], list[str]]:
-    """(user files, global files) to check the hop's host key against, ``~`` expanded."""
-    user = hop_option(hop, 'UserKnownHostsFile')
-    global_ = hop_option(hop, 'GlobalKnownHostsFile')
-    user_files = user.split() if user else DEFAULT_KNOWN_HOSTS
-    global_files = global_.split() if global_ else DEFAULT_GLOBAL_KNOWN_HOSTS
-    return _expand_paths(user_files), _expand_paths(global_files)
-
-
-def _expand_paths(paths: Iterable[str]) -> list[str]:
-    return [os.path.expanduser(p) for p in paths if p.lower() != 'none']
-
-
-def host_key_checking_enabled(hop: Hop) -> bool:
-    """Unknown keys are rejected unless checking is explicitly off. A mismatch is always rejected."""
-    return not hop.disables_host_key_checking
-
-
-def known_hosts_names(hop: Hop) -> list[str]:
-    """The names ssh looks the host key up under: HostKeyAlias, else host or ``[host]:port``."""
-    alias = hop_option(hop, 'HostKeyAlias')
-    host = alias or hop.host
-    port = hop.effective_port
-    if port == 22:
-        return [host]
-    return [f'[{host}]:{port}']
-
-
-@dataclass(frozen=True)
-class KnownHost:
-    """One line of a known_hosts file."""
-
-    patterns: tuple[str, ...]
-    key_type: str
-    key_blob: bytes
-    marker: str | None = None  # '@revoked' or '@cert-authority'
-
-
-def parse_known_hosts(text: str) -> list[KnownHost]:
-    """known_hosts lines; malformed ones are skipped, as ssh does."""
-    entries = []
-    for line in text.splitlines():
-        fields = line.split()
-        if not fields or fields[0].startswith('#'):
-            continue
-        marker = None
-        if fields[0].startswith('@'):
-            marker, fields = fields[0], fields[1:]
-        if len(fields) < 3:
-            continue
-        try:
-            blob = base64.b64decode(fields[2], validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        entries.append(KnownHost(tuple(fields[0].split(',')), fields[1], blob, marker))
-    return entries
-
-
-def _hashed_name_matches(pattern: str, name: str) -> bool:
-    # |1|base64(salt)|base64(HMAC-SHA1(salt, name))
-    parts = pattern.split('|')
-    if len(parts) != 4 or parts[1] != '1':
-        return False
-    try:
-        salt = base64.b64decode(parts[2])
-        expected = base64.b64decode(parts[3])
-    except (binascii.Error, ValueError):
-        return False
-    return hmac.compare_digest(hmac.new(salt, name.encode('utf-8'), hashlib.sha1).digest(), expected)
-
-
-def wildcard_matches(pattern: str, name: str) -> bool:
-    """OpenSSH's wildcards, case-insensitive: ``*`` any run, ``?`` one character; nothing else is special."""
-    regex = ''.join('.*' if c == '*' else '.' if c == '?' else re.escape(c) for c in pattern.lower())
-    return re.match(regex + r'\Z', name.lower(), re.DOTALL) is not None
-
-
-def host_matches(patterns: Iterable[str], name: str) -> bool:
-    """ssh's pattern-list rules: hashed names, ``*``/``?`` wildcards, ``!`` negation wins."""
-    matched = False
-    for pattern in patterns:
-        negated = pattern.startswith('!')
-        pattern = pattern[1:] if negated else pattern
-        hit = _hashed_name_matches(pattern, name) if pattern.startswith('|') else wildcard_matches(pattern, name)
-        if hit and negated:
-            return False
-        matched = matched or hit
-    return matched
-
-
-def key_type_of_blob(blob: bytes) -> str:
-    """The key type named inside an SSH public key blob (the first length-prefixed string)."""
-    if len(blob) < 4:
-        return ''
-    (length,) = struct.unpack('>I', blob[:4])
-    return blob[4:4 + length].decode('ascii', errors='replace')
-
-
-HOST_KEY_ACCEPTED = ('known', 'unchecked')
-
-
-def verify_host_key(entries: Iterable[KnownHost], names: list[str], key_blob: bytes,
-                    strict: bool) -> tuple[str, str]:
-    """(verdict, message) for a server key against known_hosts entries, looked up under ``names``.
-
-    verdict: ``known`` (matches), ``unchecked`` (unknown, checking is off), ``unknown`` (no key for
-    the host), ``other-type`` (keys of other types only), ``mismatch`` or ``revoked``. Only the first
-    two are acceptances; only ``unknown`` may ever be turned into one (by the caller recording it).
-    """
-    key_type = key_type_of_blob(key_blob)
-    fingerprint = fingerprint_sha256(key_blob)
-    known_types = set()
-    for entry in entries:
-        if not any(host_matches(entry.patterns, name) for name in names):
-            continue
-        if entry.marker == '@revoked' and entry.key_blob == key_blob:
-            return 'revoked', f'{key_type} host key {fingerprint} is marked as revoked in known_hosts'
-        if entry.marker:
-            continue
-        if entry.key_blob == key_blob:
-            return 'known', 'host key matches known_hosts'
-        known_types.add(key_type_of_blob(entry.key_blob) or entry.key_type)
-    where = ' or '.join(names)
-    if key_type in known_types:
-        return 'mismatch', (f'HOST KEY MISMATCH for {where}: the server sent {key_type} {fingerprint}, which is '
-                            'not the key in known_hosts (a man in the middle, or the host was reinstalled)')
-    if known_types:
-        return 'other-type', (f'host key for {where} not known: the server sent {key_type} {fingerprint}, '
-                              f'known_hosts has only {", ".join(sorted(known_types))} keys for it')
-    if not strict:
-        return 'unchecked', (f'host key {key_type} {fingerprint} is not in known_hosts; accepted because host key '
-                             'checking is off')
-    return 'unknown', (f'host key for {where} is not in known_hosts ({key_type} {fingerprint}); '
-                       'add it to known_hosts (nothing is added automatically)')
-
-
-def preferred_host_key_types(known_types: Iterable[str], supported: Iterable[str]) -> list[str]:
-    """Host key algorithms with those known_hosts has for this host first, as ssh orders them."""
-    supported = list(supported)
-    wanted: list[str] = []
-    for key_type in known_types:
-        names = ['rsa-sha2-512', 'rsa-sha2-256'] if key_type == 'ssh-rsa' else [key_type]
-        wanted += [n for n in names if n in supported and n not in wanted]
-    return wanted + [n for n in supported if n not in wanted]
-
 
 def describe_open_failure(code: int | None) -> tuple[str, bool]:
     """(text, the next element's fault) for an SSH channel-open failure code."""
@@ -393,14 +237,6 @@ def _tcp_connect(host: str, port: int, timeout: float) -> socket.socket:
     return sock
 
 
-def _load_known_hosts(paths: Iterable[str]) -> list[KnownHost]:
-    entries: list[KnownHost] = []
-    for path in paths:
-        with contextlib.suppress(OSError), open(path, encoding='utf-8', errors='replace') as handle:
-            entries += parse_known_hosts(handle.read())
-    return entries
-
-
 def _load_private_key(path: str):
     try:
         return paramiko.PKey.from_path(os.path.expanduser(path))
@@ -472,8 +308,7 @@ class _Walker:
         transport = paramiko.Transport(sock)
         self.transports.append(transport)
         transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = timeout
-        user_files, global_files = known_hosts_files(hop)
-        known = _load_known_hosts(user_files + global_files)
+        known, source = known_host_entries(hop)
         names = known_hosts_names(hop)
         known_types = [key_type_of_blob(k.key_blob) or k.key_type for k in known
                        if not k.marker and any(host_matches(k.patterns, n) for n in names)]
@@ -496,7 +331,7 @@ class _Walker:
         blob = key.asbytes()
         report.host_key_type = key_type_of_blob(blob)
         report.host_key_fingerprint = fingerprint_sha256(blob)
-        verdict, message = verify_host_key(known, names, blob, host_key_checking_enabled(hop))
+        verdict, message = verify_host_key(known, names, blob, host_key_checking_enabled(hop), source=source)
         accepted = verdict in HOST_KEY_ACCEPTED
         if verdict == 'unknown' and self.settings.accept_new_host_key is not None:
             # Only a host with no key at all, and only when the caller was asked to record new keys.

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import random
 import select
@@ -39,11 +38,10 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     endpoint_hop,
     ssh_arg_options,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import hop_option, record_host_key
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops import (
-    DEFAULT_KNOWN_HOSTS,
     HopError,
     WalkSettings,
-    hop_option,
     open_chain,
     require_paramiko,
 )
@@ -95,17 +93,18 @@ def target_ssh_options(*arg_strings: str | None) -> tuple[tuple[str, str], ...]:
 
 def target_hop(name: str, host: str, port: int | None, user: str | None, *, private_key_file: str | None = None,
                password: str | None = None, ssh_args: tuple[str | None, ...] = (),
-               host_key_checking: bool = True) -> Hop:
+               host_key_checking: bool = True, known_hosts: object = None) -> Hop:
     """The target as the hop walker sees it: the last element of the chain, checked by the same gate as hops."""
     options = tuple(gate.check_option(key, value, f'host {name}') for key, value in target_ssh_options(*ssh_args))
     return endpoint_hop(name, host, port, user, private_key_file=private_key_file, password=password,
-                        options=options, host_key_checking=None if host_key_checking else False)
+                        options=options, host_key_checking=None if host_key_checking else False,
+                        known_hosts=known_hosts)
 
 
 def wants_new_host_keys(hop: Hop, accept_new: bool) -> bool:
     """Whether an unknown host key of ``hop`` may be recorded: the user asked, with the option or accept-new."""
-    if hop.disables_host_key_checking:
-        return False  # checking is off: nothing is verified, so nothing is recorded either
+    if hop.disables_host_key_checking or hop.known_hosts:
+        return False  # nothing verified, nothing recorded; pinned keys are never extended
     strict = (hop_option(hop, 'StrictHostKeyChecking') or '').lower()
     return accept_new or strict == 'accept-new'
 
@@ -125,14 +124,6 @@ def should_retry(stage: str | None, attempt: int, reconnection_retries: int) -> 
 def retry_pause(attempt: int, rand: Callable[[float, float], float] = random.uniform) -> float:
     """Seconds to wait before try ``attempt + 1``: growing, capped at 5, and random so that forks spread out."""
     return min(5.0, rand(0.25, 1.0) * 2 ** (attempt - 1))
-
-
-def known_hosts_line(names: list[str], key_type: str, key_base64: str) -> str:
-    """One known_hosts line; names were checked as hosts, the key's fields come from paramiko."""
-    fields = [','.join(names), key_type, key_base64]
-    if any(not f or any(c.isspace() for c in f) for f in fields):
-        raise ValueError('refusing to write a malformed known_hosts line')
-    return ' '.join(fields) + '\n'
 
 
 def transfer_method(option: str | None) -> str:
@@ -290,29 +281,6 @@ POOL = SessionPool()
 
 
 # --- I/O --------------------------------------------------------------------------------------------------
-
-def record_host_key(hop: Hop, names: list[str], key) -> bool:
-    """Append an unknown host key to ~/.ssh/known_hosts, under a lock; True when recorded.
-
-    Only the default file is ever written: a hop that names its own known-hosts file (inventory may be
-    hostile) gets its keys checked against that file, never written to it.
-    """
-    if hop_option(hop, 'UserKnownHostsFile') is not None:
-        return False
-    path = os.path.expanduser(DEFAULT_KNOWN_HOSTS[0])
-    line = known_hosts_line(names, key.get_name(), key.get_base64())
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        with os.fdopen(os.dup(fd), 'r+', encoding='utf-8') as handle:
-            text = handle.read()
-            if line not in text.splitlines(True):  # another fork may have just recorded it
-                handle.write(('' if not text or text.endswith('\n') else '\n') + line)
-    finally:
-        os.close(fd)
-    return True
-
 
 def _read_channel(channel, watcher: BecomeWatcher, out: list[bytes], err: list[bytes]) -> bool:
     """Drain what the channel has; True when the password is to be sent."""

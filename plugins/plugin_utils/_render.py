@@ -22,6 +22,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     chain_digest,
     hop_label,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import pinned_known_hosts_path
 
 # OpenSSH appends ".XXXXXXXXXXXXXXXX" to a ControlPath while it creates the socket; sun_path holds 108 bytes.
 MAX_CONTROL_PATH = 108 - 1 - 17
@@ -69,8 +70,13 @@ def route_option(hops: tuple[Hop, ...], *, ssh_executable: str = 'ssh',
     return 'ProxyCommand', gate.proxy_command(words)
 
 
-def hop_options(hop: Hop, route: tuple[str, str] | None, *, forward_agent: bool = False) -> list[tuple[str, str]]:
-    """The lines that describe one hop, for people and for the plugin alike."""
+def hop_options(hop: Hop, route: tuple[str, str] | None, *, forward_agent: bool = False,
+                pinned_file: str | None = None) -> list[tuple[str, str]]:
+    """The lines that describe one hop, for people and for the plugin alike.
+
+    ``pinned_file`` holds the hop's pinned keys (multihop_known_hosts): then they are the only keys it may
+    have, checked strictly, ahead of anything the hop's own options say (ssh takes the first value).
+    """
     options = [('HostName', hop.host)]
     if hop.port:
         options.append(('Port', str(hop.port)))
@@ -81,7 +87,10 @@ def hop_options(hop: Hop, route: tuple[str, str] | None, *, forward_agent: bool 
     if route:
         options.append(route)
     options.append(('ForwardAgent', 'yes' if forward_agent else 'no'))
-    if hop.host_key_checking is False:
+    if pinned_file:
+        options += [('StrictHostKeyChecking', 'yes'), ('UserKnownHostsFile', pinned_file),
+                    ('GlobalKnownHostsFile', 'none')]
+    elif hop.host_key_checking is False:
         options.append(('StrictHostKeyChecking', 'no'))
     elif not any(key.lower() == 'stricthostkeychecking' for key, _value in hop.options):
         # Explicit, so that a lax ~/.ssh/config cannot turn checking off for a hop without anyone noticing.
@@ -116,7 +125,8 @@ def render_hops(hops: tuple[Hop, ...], *, forward_agent: bool = False, runtime: 
         if hop.type == 'socks5':
             continue
         route = route_option(hops[:index], ssh_executable=ssh_executable, config_path=config_path)
-        options = hop_options(hop, route, forward_agent=forward_agent)
+        pinned = pinned_known_hosts_path(runtime.control_dir, hop) if runtime and hop.known_hosts else None
+        options = hop_options(hop, route, forward_agent=forward_agent, pinned_file=pinned)
         if runtime:
             options += runtime_options(hops[:index + 1], runtime)
         blocks.append(render_block(hop.alias, options))

@@ -13,6 +13,7 @@ from ansible.plugins.loader import become_loader, connection_loader
 from ansible.template import Templar
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_session as session
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import record_host_key
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops import HopError
 
 LAB_ARGS = '-o UserKnownHostsFile=/var/lib/multihop-lab/known_hosts -o StrictHostKeyChecking=yes'
@@ -67,8 +68,8 @@ class TestHostKeys:
         default.parent.mkdir()
         default.write_text('old.example ssh-ed25519 AAAA')  # no final newline: the record must not join it
         hop = session.target_hop('t', '10.0.0.1', 2222, None)
-        assert session.record_host_key(hop, ['[10.0.0.1]:2222'], _Key())
-        assert session.record_host_key(hop, ['[10.0.0.1]:2222'], _Key())
+        assert record_host_key(hop, ['[10.0.0.1]:2222'], _Key())
+        assert record_host_key(hop, ['[10.0.0.1]:2222'], _Key())
         assert default.read_text() == ('old.example ssh-ed25519 AAAA\n'
                                        '[10.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample\n')
 
@@ -76,7 +77,7 @@ class TestHostKeys:
         monkeypatch.setenv('HOME', str(tmp_path))
         chosen = tmp_path / 'authorized_keys'
         hop = session.target_hop('t', '10.0.0.1', 2222, None, ssh_args=(f'-o UserKnownHostsFile={chosen}',))
-        assert not session.record_host_key(hop, ['[10.0.0.1]:2222'], _Key())
+        assert not record_host_key(hop, ['[10.0.0.1]:2222'], _Key())
         assert not chosen.exists()
         assert not (tmp_path / '.ssh').exists()
 
