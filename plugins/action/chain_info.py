@@ -41,6 +41,7 @@ def describe_hop(hop: Hop) -> dict[str, object]:
         'private_key_file': hop.private_key_file,
         'has_password': bool(hop.password),
         'host_key_checking': hop.host_key_checking,
+        'known_hosts': list(hop.known_hosts),
         'options': dict(hop.options),
         'sources': dict(hop.sources),
     }

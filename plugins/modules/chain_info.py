@@ -112,6 +112,12 @@ hops:
     host_key_checking:
       description: The hop's own host-key-checking setting, null when not set.
       type: bool
+    known_hosts:
+      description:
+        - The hop's pinned host keys (C(multihop_known_hosts), or C(known_hosts) in a mapping hop), as checked
+          known_hosts lines without comments. When not empty, the hop's key is checked against these alone.
+      type: list
+      elements: str
     options:
       description: ssh_config options from the hop's C(ssh_args) or C(ansible_ssh_common_args).
       type: dict
