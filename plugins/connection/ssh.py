@@ -236,6 +236,9 @@ class Connection(BuiltinSSHConnection):
                     known_hosts=self.get_option('multihop_known_hosts'))
             except MultihopError as e:
                 raise AnsibleError(f'jumphosts.multihop: {e}') from None
+            if target.known_hosts:
+                display.vvv(f'MULTIHOP: {len(target.known_hosts)} pinned host key lines for {self.host}',
+                            host=self.host)
             try:
                 settings = paramiko.backend_settings({o: self.get_option(o) for o in PARAMIKO_BACKEND_OPTIONS})
                 self._backend = paramiko.ParamikoBackend(self._hops, target, **settings)

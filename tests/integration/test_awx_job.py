@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import ansible_runner
@@ -75,8 +76,11 @@ def run_job(lab, tmp_path, home, backend, known_hosts):
     (data / 'env' / 'extravars').write_text(yaml.safe_dump(extravars))
     (data / 'env' / 'ssh_key').write_text(Path(users['admin']['key']).read_text())
     (data / 'env' / 'cmdline').write_text('-u admin')
+    # In an execution environment the private data directory is /runner and this is /runner/cp; a socket
+    # path must stay short, so the test's is under /tmp.
+    control_dir = tempfile.mkdtemp(prefix='mh', dir='/tmp')
     envvars = {'HOME': str(home), 'ANSIBLE_HOST_KEY_CHECKING': 'False', 'ANSIBLE_NOCOLOR': '1',
-               'ANSIBLE_SSH_CONTROL_PATH_DIR': str(data / 'cp'), 'ANSIBLE_LOCAL_TEMP': str(data / 'tmp'),
+               'ANSIBLE_SSH_CONTROL_PATH_DIR': control_dir, 'ANSIBLE_LOCAL_TEMP': str(data / 'tmp'),
                'ANSIBLE_COLLECTIONS_PATH': os.environ['ANSIBLE_COLLECTIONS_PATH'], 'PATH': os.environ['PATH']}
     (data / 'env' / 'envvars').write_text(yaml.safe_dump(envvars))
     result = ansible_runner.run(private_data_dir=str(data), playbook='job.yml', verbosity=3, quiet=True)
