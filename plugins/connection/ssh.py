@@ -77,6 +77,8 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import
     OpenSSHRoute,
     pinned_ssh_args,
     private_directory,
+    user_config_files,
+    without_user_configs,
     write_pinned_known_hosts,
 )
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._option_definitions import register_option_definitions
@@ -93,6 +95,8 @@ NO_HOST_KEY_CHECK_WARNING = ('host key checking is off for {hop} on the way to {
                              'a man in the middle would go unnoticed.')
 PARAMIKO_NO_FORWARD_AGENT_WARNING = ('multihop_forward_agent is ignored for {host}: the paramiko backend never '
                                      'forwards the agent.')
+# Where a user's own -F may be: it goes into the route's config instead (see user_config_files).
+USER_ARG_OPTIONS = ('ssh_args', 'ssh_common_args', 'ssh_extra_args', 'scp_extra_args', 'sftp_extra_args')
 PARAMIKO_BACKEND_OPTIONS = ('timeout', 'multihop_keepalive', 'multihop_accept_new_host_keys', 'reconnection_retries',
                             'multihop_tcp_nodelay')
 
@@ -151,6 +155,7 @@ class Connection(BuiltinSSHConnection):
                 control_persist=self.get_option('multihop_control_persist'),
                 forward_agent=forward_agent,
                 tcp_nodelay=self.get_option('multihop_tcp_nodelay'),
+                user_configs=user_config_files(*(self.get_option(o) for o in USER_ARG_OPTIONS)),
             )
         except MultihopError as e:
             raise AnsibleError(f'jumphosts.multihop: host {self.host}: {e}') from None
@@ -197,7 +202,8 @@ class Connection(BuiltinSSHConnection):
                 # The same address behind different bastions is another host: the socket name covers the route.
                 target = route.control_path(self.host, self.get_option('port'), self.get_option('remote_user'))
                 self.set_option('control_path', target.replace('%', '%%'))
-            command = super()._build_command(binary, subsystem, *other_args)
+            command = without_user_configs(super()._build_command(binary, subsystem, *other_args),
+                                           route.runtime.user_configs)
             if '-O' not in other_args:  # control commands (reset) talk to the local master only
                 route.prepare()
         except HopConnectionError as e:

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import shlex
 import socket
 import stat
 import subprocess
@@ -91,6 +92,46 @@ def write_pinned_known_hosts(control_dir: str, hop: Hop) -> str:
 def pinned_ssh_args(path: str) -> list[str]:
     """ssh arguments that check a target against its pinned keys alone (first value wins, so they go first)."""
     return ['-o', 'StrictHostKeyChecking=yes', '-o', f'UserKnownHostsFile={path}', '-o', 'GlobalKnownHostsFile=none']
+
+
+def user_config_files(*arg_strings: str | None) -> tuple[str, ...]:
+    """The files of ``-F FILE`` (or ``-FFILE``) in the target's ssh arguments, checked as paths.
+
+    OpenSSH keeps the last -F, so a user's own would replace the route's config. The route's config
+    includes them instead, after its own blocks, and they are taken off the command line.
+    """
+    files = []
+    for text in arg_strings:
+        if not text:
+            continue
+        try:
+            tokens = shlex.split(text)
+        except ValueError:
+            continue  # the builtin plugin reports arguments it cannot split
+        for index, token in enumerate(tokens):
+            if token == '-F' and index + 1 < len(tokens):
+                files.append(tokens[index + 1])
+            elif token.startswith('-F') and len(token) > 2:
+                files.append(token[2:])
+    return tuple(gate.check_path(path, 'ssh config file (-F)', 'ssh arguments') for path in files)
+
+
+def without_user_configs(command: list[bytes], files: tuple[str, ...]) -> list[bytes]:
+    """``command`` without the ``-F FILE`` arguments of ``files``, which the route's config includes."""
+    wanted = {os.fsencode(path) for path in files}
+    result: list[bytes] = []
+    skip = False
+    for index, arg in enumerate(command):
+        if skip:
+            skip = False
+            continue
+        if arg == b'-F' and index + 1 < len(command) and command[index + 1] in wanted:
+            skip = True
+            continue
+        if arg.startswith(b'-F') and arg[2:] in wanted:
+            continue
+        result.append(arg)
+    return result
 
 
 def write_private_file(path: str, text: str, mode: int = 0o600) -> None:
@@ -178,7 +219,7 @@ class OpenSSHRoute:
 
     def __init__(self, hops: tuple[Hop, ...], runtime_dir: str, *, ssh_executable: str = 'ssh',
                  connect_timeout: int | None = 10, control_persist: str = '60s', forward_agent: bool = False,
-                 tcp_nodelay: bool = True):
+                 tcp_nodelay: bool = True, user_configs: tuple[str, ...] = ()):
         self.hops = hops
         where = f'host {hops[-1].name if hops else "?"}'
         runtime_dir = gate.check_path(runtime_dir, 'control_path_dir', 'control_path_dir')
@@ -188,11 +229,11 @@ class OpenSSHRoute:
         gate.check_path(ssh_executable, 'ssh_executable', 'ssh_executable')
         self.runtime_dir = runtime_dir
         # Named after everything rendered into it, so a changed setting never reuses a stale file.
-        digest = chain_digest(hops, forward_agent, control_persist, connect_timeout, ssh_executable)
+        digest = chain_digest(hops, forward_agent, control_persist, connect_timeout, ssh_executable, user_configs)
         self.config_path = os.path.join(runtime_dir, f'mh-{digest}.conf')
         self.runtime = RuntimeSettings(control_dir=runtime_dir, config_path=self.config_path,
                                        control_persist=control_persist, connect_timeout=connect_timeout,
-                                       ssh_executable=ssh_executable)
+                                       ssh_executable=ssh_executable, user_configs=user_configs)
         self.forward_agent = forward_agent
         self.tcp_nodelay = tcp_nodelay
         self.connect_timeout = connect_timeout or 10

@@ -11,6 +11,7 @@ from ansible.template import Templar
 from ansible.utils.display import Display
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _openssh
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import render_plugin_config
 
 HOSTVARS = {
     'bastion1': {'ansible_host': '10.203.1.2', 'ansible_user': 'jump1', 'ansible_ssh_private_key_file': '/k/jump1'},
@@ -127,4 +128,19 @@ def test_hostile_hop_values_fail_naming_host_and_hop_without_writing_anything(tm
 def test_hostile_runtime_values_fail_naming_the_host(tmp_path, variables, message):
     connection = connect(tmp_path, dict({'multihop_via': 'bastion1'}, **variables))
     with pytest.raises(AnsibleError, match=f'host 10.203.2.11: .*{message}'):
+        connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')
+
+
+def test_a_users_own_config_file_is_included_by_the_route_not_passed_with_f(tmp_path, prepared):
+    connection = connect(tmp_path, {'multihop_via': 'bastion1', 'ansible_ssh_common_args': '-F /etc/teleport/ssh.cfg'})
+    command = [arg.decode() for arg in connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')]
+    assert command.count('-F') == 1 and '/etc/teleport/ssh.cfg' not in command
+    text = render_plugin_config(connection._route.hops, connection._route.runtime)
+    assert text.endswith('Host *\n  Include /etc/teleport/ssh.cfg\n')
+    assert 'Include ~/.ssh/config' not in text  # as with plain ssh -F
+
+
+def test_a_hostile_config_file_argument_is_refused(tmp_path, prepared):
+    connection = connect(tmp_path, {'multihop_via': 'bastion1', 'ansible_ssh_common_args': '"-F/x\nMatch all"'})
+    with pytest.raises(AnsibleError, match=r"invalid ssh config file \(-F\)"):
         connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')
