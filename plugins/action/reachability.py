@@ -18,6 +18,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops 
 ARGUMENT_SPEC = {
     'timeout': {'type': 'float', 'default': 10},
     'audit': {'type': 'bool', 'default': True},
+    'scan': {'type': 'bool', 'default': False},
 }
 
 
@@ -44,8 +45,11 @@ class ActionModule(ActionBase):
         except MultihopError as e:
             raise AnsibleActionFail(f'jumphosts.multihop: {e}') from e
 
-        report = probe_chain(resolved.hops, resolved.endpoint, settings=WalkSettings(timeout=args['timeout']),
-                             audit=args['audit'])
+        # A scan takes a key it has never seen for this probe only (the playbook host_keys pins it after review);
+        # a key that differs from a known or pinned one still stops the walk.
+        settings = WalkSettings(timeout=args['timeout'],
+                                accept_new_host_key=(lambda hop, names, key: True) if args['scan'] else None)
+        report = probe_chain(resolved.hops, resolved.endpoint, settings=settings, audit=args['audit'])
         findings = [text for hop in report['hops'] for text in ((hop['audit'] or {}).get('findings') or [])]
         result.update(report, changed=False, route=[hop.name for hop in resolved.hops] + [name],
                       audit_findings=findings)

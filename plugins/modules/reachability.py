@@ -42,6 +42,15 @@ options:
       - Audit each bastion that was logged in to (agent forwarding and TCP forwarding).
     type: bool
     default: true
+  scan:
+    description:
+      - Collect host keys. A hop or host whose key is not known at all is accepted for this probe only, so the
+        walk can go on to the next hop; its key is reported in RV(hops[].host_key_line), and nothing is written.
+        A key that differs from a known or pinned one still stops the walk.
+      - Run it only from a network you trust, and review what it finds. The playbook
+        C(jumphosts.multihop.host_keys) does this for a whole inventory.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.conn
@@ -162,6 +171,14 @@ hops:
       description: The host key's fingerprint, as C(ssh-keygen -l) prints it.
       type: str
       sample: SHA256:nwiwCbOt0NiKj2aH8w31r5yeByrf/+bY2XUw4Y6jJIY
+    host_key_line:
+      description: The host key the server presented, as a known_hosts line under the names ssh looks it up by.
+      type: str
+      sample: "[10.0.3.2]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKkN..."
+    host_key_pinned:
+      description:
+        - Whether the key matched the element's pinned keys (C(multihop_known_hosts)); null when it has none.
+      type: bool
     audit:
       description: The bastion audit; null when not audited (not logged in, a socks5 hop, or O(audit=false)).
       type: dict

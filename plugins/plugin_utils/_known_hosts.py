@@ -246,3 +246,28 @@ def record_host_key(hop: Hop, names: list[str], key) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+# --- a scan's findings against the pins -------------------------------------------------------------------
+
+def merge_scanned_keys(scanned: Iterable[str], pinned: Iterable[str]) -> dict[str, list[str]]:
+    """Pins after a scan: ``lines`` (the pins, plus keys never seen before), ``new`` and ``changed``.
+
+    ``scanned`` are ``NAMES TYPE BASE64`` lines from reachability's scan; ``pinned`` are checked lines. A
+    scanned key for a name whose pinned key of that type differs is ``changed``: reported, never written.
+    """
+    pins = list(dict.fromkeys(pinned))
+    entries = parse_known_hosts('\n'.join(pins))
+    new: list[str] = []
+    changed: list[str] = []
+    for line in dict.fromkeys(scanned):
+        (found,) = parse_known_hosts(line) or (None,)
+        if found is None:
+            continue
+        names = list(found.patterns)
+        verdict, _message = verify_host_key(entries, names, found.key_blob, strict=True)
+        if verdict == 'mismatch':
+            changed.append(line)
+        elif verdict in ('unknown', 'other-type'):
+            new.append(line)
+    return {'lines': pins + new, 'new': new, 'changed': changed}

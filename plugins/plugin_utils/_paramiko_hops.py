@@ -148,6 +148,10 @@ class HopReport:
     server_version: str | None = None
     host_key_type: str | None = None
     host_key_fingerprint: str | None = None
+    # The key as a known_hosts line ("NAMES TYPE BASE64"): public, so a scan can pin it after review.
+    host_key_line: str | None = None
+    # True or False when the element has pinned keys (multihop_known_hosts) and its key matched them or not.
+    host_key_pinned: bool | None = None
     audit: dict[str, object] | None = None
     clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
     _started: float = field(default=0.0, repr=False, compare=False)
@@ -180,7 +184,7 @@ class HopReport:
             'stage': self.stage, 'ok': self.ok, 'error': self.error, 'latency_ms': self.latency_ms,
             'stage_ms': dict(self.stage_ms), 'server_version': self.server_version,
             'host_key_type': self.host_key_type, 'host_key_fingerprint': self.host_key_fingerprint,
-            'audit': self.audit,
+            'host_key_line': self.host_key_line, 'host_key_pinned': self.host_key_pinned, 'audit': self.audit,
         }
 
 
@@ -332,6 +336,8 @@ class _Walker:
         report.host_key_type = key_type_of_blob(blob)
         report.host_key_fingerprint = fingerprint_sha256(blob)
         verdict, message = verify_host_key(known, names, blob, host_key_checking_enabled(hop), source=source)
+        report.host_key_line = f'{",".join(names)} {key.get_name()} {key.get_base64()}'
+        report.host_key_pinned = (verdict == 'known') if hop.known_hosts else None
         accepted = verdict in HOST_KEY_ACCEPTED
         if verdict == 'unknown' and self.settings.accept_new_host_key is not None:
             # Only a host with no key at all, and only when the caller was asked to record new keys.

@@ -22,6 +22,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts im
     known_host_entries,
     known_hosts_files,
     known_hosts_names,
+    merge_scanned_keys,
     parse_known_hosts,
     pinned_known_hosts_path,
     preferred_host_key_types,
@@ -185,3 +186,12 @@ def test_paramiko_checks_pinned_hops_against_the_pins_alone():
     assert verify_host_key(entries, known_hosts_names(bastion), ED_A, strict=True, source=source)[0] == 'known'
     verdict, message = verify_host_key(entries, known_hosts_names(bastion), ED_B, strict=True, source=source)
     assert verdict == 'mismatch' and 'pinned by multihop_known_hosts' in message
+
+
+def test_a_scan_adds_new_keys_and_reports_changed_ones_without_writing_them():
+    pinned = [line('10.0.0.1', ED_A)]
+    scanned = [line('10.0.0.1', ED_A), line('10.0.0.1', ED_B), line('[10.0.0.2]:2222', ED_B), line('10.0.0.1', RSA)]
+    merged = merge_scanned_keys(scanned, pinned)
+    assert merged['changed'] == [line('10.0.0.1', ED_B)]
+    assert merged['new'] == [line('[10.0.0.2]:2222', ED_B), line('10.0.0.1', RSA)]
+    assert merged['lines'] == pinned + merged['new']
