@@ -198,6 +198,8 @@ class Connection(BuiltinSSHConnection):
             command = super()._build_command(binary, subsystem, *other_args)
             return command[:1] + [to_bytes(arg) for arg in pins] + command[1:] if pins else command
         try:
+            # Before the builtin plugin tries: a read-only HOME (a fresh container) fails here with advice.
+            private_directory(route.runtime_dir)
             if not self.get_option('control_path'):
                 # The same address behind different bastions is another host: the socket name covers the route.
                 target = route.control_path(self.host, self.get_option('port'), self.get_option('remote_user'))

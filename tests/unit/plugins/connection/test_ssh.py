@@ -144,3 +144,12 @@ def test_a_hostile_config_file_argument_is_refused(tmp_path, prepared):
     connection = connect(tmp_path, {'multihop_via': 'bastion1', 'ansible_ssh_common_args': '"-F/x\nMatch all"'})
     with pytest.raises(AnsibleError, match=r"invalid ssh config file \(-F\)"):
         connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')
+
+
+def test_an_unwritable_control_directory_names_it_and_the_variable(tmp_path, prepared):
+    blocker = tmp_path / 'file'
+    blocker.write_text('')
+    connection = connect(tmp_path, {'multihop_via': 'bastion1', 'ansible_control_path_dir': str(blocker / 'cp')})
+    with pytest.raises(AnsibleError, match=rf'cannot create the control directory {blocker}/cp: .*'
+                                           r'ANSIBLE_SSH_CONTROL_PATH_DIR'):
+        connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')
