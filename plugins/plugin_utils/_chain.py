@@ -137,6 +137,17 @@ def validate_type(value: object, where: str) -> str:
     return value
 
 
+def target_arg_tokens(*arg_strings: str | None) -> list[str]:
+    """The words of the target's ssh argument strings; one that cannot be split is skipped, since the
+    builtin plugin reports it when it builds the command."""
+    tokens: list[str] = []
+    for text in arg_strings:
+        if text:
+            with contextlib.suppress(ValueError):
+                tokens += shlex.split(text)
+    return tokens
+
+
 def ssh_arg_options(tokens: list[str]):
     """``(key, value)`` for each ``-o Key=Value``, ``-o "Key Value"`` or ``-i FILE`` in ssh arguments.
 

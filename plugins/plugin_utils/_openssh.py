@@ -12,7 +12,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import shlex
 import socket
 import stat
 import subprocess
@@ -21,7 +20,12 @@ import threading
 import time
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, hop_label
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
+    Hop,
+    chain_digest,
+    hop_label,
+    target_arg_tokens,
+)
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import MultihopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import (
     PINNED_SOURCE,
@@ -100,19 +104,13 @@ def user_config_files(*arg_strings: str | None) -> tuple[str, ...]:
     OpenSSH keeps the last -F, so a user's own would replace the route's config. The route's config
     includes them instead, after its own blocks, and they are taken off the command line.
     """
+    tokens = target_arg_tokens(*arg_strings)
     files = []
-    for text in arg_strings:
-        if not text:
-            continue
-        try:
-            tokens = shlex.split(text)
-        except ValueError:
-            continue  # the builtin plugin reports arguments it cannot split
-        for index, token in enumerate(tokens):
-            if token == '-F' and index + 1 < len(tokens):
-                files.append(tokens[index + 1])
-            elif token.startswith('-F') and len(token) > 2:
-                files.append(token[2:])
+    for index, token in enumerate(tokens):
+        if token == '-F' and index + 1 < len(tokens):
+            files.append(tokens[index + 1])
+        elif token.startswith('-F') and len(token) > 2:
+            files.append(token[2:])
     return tuple(gate.check_path(path, 'ssh config file (-F)', 'ssh arguments') for path in files)
 
 

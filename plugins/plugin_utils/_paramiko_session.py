@@ -37,6 +37,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     chain_digest,
     endpoint_hop,
     ssh_arg_options,
+    target_arg_tokens,
 )
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import hop_option, record_host_key
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops import (
@@ -78,16 +79,9 @@ def target_ssh_options(*arg_strings: str | None) -> tuple[tuple[str, str], ...]:
     written for the OpenSSH client: what paramiko has no use for is ignored, not refused.
     """
     options: list[tuple[str, str]] = []
-    for text in arg_strings:
-        if not text:
-            continue
-        try:
-            tokens = shlex.split(text)
-        except ValueError:
-            continue  # the OpenSSH backend reports unparsable arguments; nothing here can be used
-        for key, value in ssh_arg_options(tokens):
-            if key and key.lower() in TARGET_OPTIONS and value:
-                options.append((TARGET_OPTIONS[key.lower()], value))
+    for key, value in ssh_arg_options(target_arg_tokens(*arg_strings)):
+        if key and key.lower() in TARGET_OPTIONS and value:
+            options.append((TARGET_OPTIONS[key.lower()], value))
     return tuple(options)
 
 
