@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import MultihopError, VariableError, shown
 
-__all__ = ['MultihopError', 'Hop', 'ResolvedHost', 'resolve_hops', 'resolve_host']
-
 HOP_TYPES = ('ssh', 'netcat', 'socks5')
 DEFAULT_SOCKS_PORT = 1080
 
