@@ -130,10 +130,14 @@ class Connection(BuiltinSSHConnection):
         if not self._hops or self._route:
             return self._route
         forward_agent = self.get_option('multihop_forward_agent')
+        name = self._inventory_name or self.host
         try:
-            # The target is checked by the same gate as its hops, on both backends.
-            endpoint_hop(self._inventory_name or self.host, self.host, self.get_option('port'),
-                         self.get_option('remote_user'))
+            # The target is checked by the same gate as its hops, on both backends. Its values reach us
+            # templated, so whether they came from a template is unknown here: a rejected one is not shown.
+            endpoint_hop(name, self.host, self.get_option('port'), self.get_option('remote_user'), reveal=False)
+        except MultihopError as e:  # the message names the host; self.host is the rejected value itself
+            raise AnsibleError(f'jumphosts.multihop: {e}') from None
+        try:
             route = OpenSSHRoute(
                 self._hops,
                 unfrackpath(self.get_option('control_path_dir')),
@@ -144,7 +148,7 @@ class Connection(BuiltinSSHConnection):
                 tcp_nodelay=self.get_option('multihop_tcp_nodelay'),
             )
         except MultihopError as e:
-            raise AnsibleError(f'jumphosts.multihop: host {self.host}: {e}') from None
+            raise AnsibleError(f'jumphosts.multihop: host {name}: {e}') from None
         if forward_agent:
             display.warning(FORWARD_AGENT_WARNING.format(host=self.host))
         self._warn_about_hop_host_keys()
@@ -171,7 +175,7 @@ class Connection(BuiltinSSHConnection):
         except HopConnectionError as e:
             raise AnsibleConnectionFailure(f'jumphosts.multihop: {e}') from e
         except MultihopError as e:  # a setting that cannot work, such as a control_path_dir that is too long
-            raise AnsibleError(f'jumphosts.multihop: host {self.host}: {e}') from None
+            raise AnsibleError(f'jumphosts.multihop: host {self._inventory_name or self.host}: {e}') from None
         display.vvv(f'MULTIHOP ROUTE: {" -> ".join(h.name for h in self._hops)} -> {self.host}', host=self.host)
         return command[:1] + [to_bytes(arg) for arg in route.ssh_args()] + command[1:]
 
