@@ -143,10 +143,14 @@ class Connection(BuiltinSSHConnection):
         if not self._hops or self._route:
             return self._route
         forward_agent = self.get_option('multihop_forward_agent')
+        name = self._inventory_name or self.host
         try:
-            # The target is checked by the same gate as its hops, on both backends.
-            endpoint_hop(self._inventory_name or self.host, self.host, self.get_option('port'),
-                         self.get_option('remote_user'))
+            # The target is checked by the same gate as its hops, on both backends. Its values reach us
+            # templated, so whether they came from a template is unknown here: a rejected one is not shown.
+            endpoint_hop(name, self.host, self.get_option('port'), self.get_option('remote_user'), reveal=False)
+        except MultihopError as e:  # the message names the host; self.host is the rejected value itself
+            raise AnsibleError(f'jumphosts.multihop: {e}') from None
+        try:
             route = OpenSSHRoute(
                 self._hops,
                 unfrackpath(self.get_option('control_path_dir')),
@@ -158,7 +162,7 @@ class Connection(BuiltinSSHConnection):
                 user_configs=user_config_files(*(self.get_option(o) for o in USER_ARG_OPTIONS)),
             )
         except MultihopError as e:
-            raise AnsibleError(f'jumphosts.multihop: host {self.host}: {e}') from None
+            raise AnsibleError(f'jumphosts.multihop: host {name}: {e}') from None
         if forward_agent:
             display.warning(FORWARD_AGENT_WARNING.format(host=self.host))
         self._warn_about_hop_host_keys()
@@ -179,14 +183,18 @@ class Connection(BuiltinSSHConnection):
         """ssh arguments that check the target against its pinned keys (multihop_known_hosts), or []."""
         if not self.get_option('multihop_known_hosts'):
             return []
+        name = self._inventory_name or self.host
         try:
-            target = endpoint_hop(self._inventory_name or self.host, self.host, self.get_option('port'),
-                                  self.get_option('remote_user'), known_hosts=self.get_option('multihop_known_hosts'))
+            target = endpoint_hop(name, self.host, self.get_option('port'), self.get_option('remote_user'),
+                                  known_hosts=self.get_option('multihop_known_hosts'), reveal=False)
+        except MultihopError as e:  # the message names the host
+            raise AnsibleError(f'jumphosts.multihop: {e}') from None
+        try:
             directory = unfrackpath(self.get_option('control_path_dir'))
             private_directory(directory)
             path = write_pinned_known_hosts(directory, target)
         except MultihopError as e:
-            raise AnsibleError(f'jumphosts.multihop: host {self.host}: {e}') from None
+            raise AnsibleError(f'jumphosts.multihop: host {name}: {e}') from None
         display.vvv(f'MULTIHOP: {len(target.known_hosts)} pinned host key lines for {self.host} ({path})',
                     host=self.host)
         return pinned_ssh_args(path)
@@ -211,7 +219,7 @@ class Connection(BuiltinSSHConnection):
         except HopConnectionError as e:
             raise AnsibleConnectionFailure(f'jumphosts.multihop: {e}') from e
         except MultihopError as e:  # a setting that cannot work, such as a control_path_dir that is too long
-            raise AnsibleError(f'jumphosts.multihop: host {self.host}: {e}') from None
+            raise AnsibleError(f'jumphosts.multihop: host {self._inventory_name or self.host}: {e}') from None
         display.vvv(f'MULTIHOP ROUTE: {" -> ".join(h.name for h in self._hops)} -> {self.host}', host=self.host)
         return command[:1] + [to_bytes(arg) for arg in pins + route.ssh_args()] + command[1:]
 

@@ -461,11 +461,15 @@ def resolve_host(name: str, lookup: HostLookup) -> ResolvedHost:
 
 def endpoint_hop(name: str, host: object, port: object, user: object, *, private_key_file: object = None,
                  password: object = None, options: tuple[tuple[str, str], ...] = (),
-                 host_key_checking: bool | None = None, known_hosts: object = None) -> Hop:
-    """A target that is not read from inventory (the connection's own settings), checked as hops are."""
+                 host_key_checking: bool | None = None, known_hosts: object = None, reveal: bool = True) -> Hop:
+    """A target that is not read from inventory (the connection's own settings), checked as hops are.
+
+    ``reveal=False`` when the values may have come from a template: then a rejected one is not shown.
+    """
     where = f'host {name}'
     with guarded(where):
         values = {'host': host, 'port': port, 'user': user, 'private_key_file': private_key_file,
                   'password': password, 'type': 'ssh', 'host_key_checking': host_key_checking,
                   'known_hosts': known_hosts}
-        return _Resolver.make_hop(name, 'target', _HopInput(values, options, ()), where)
+        hidden = frozenset() if reveal else frozenset(values)
+        return _Resolver.make_hop(name, 'target', _HopInput(values, options, (), hidden), where)

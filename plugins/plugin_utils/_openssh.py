@@ -219,10 +219,9 @@ class OpenSSHRoute:
                  connect_timeout: int | None = 10, control_persist: str = '60s', forward_agent: bool = False,
                  tcp_nodelay: bool = True, user_configs: tuple[str, ...] = ()):
         self.hops = hops
-        where = f'host {hops[-1].name if hops else "?"}'
         runtime_dir = gate.check_path(runtime_dir, 'control_path_dir', 'control_path_dir')
-        if not runtime_dir or not runtime_dir.startswith('/'):
-            raise MultihopError(f'{where}: control_path_dir must be an absolute path')
+        if not runtime_dir or not runtime_dir.startswith('/'):  # the caller's message names the host
+            raise MultihopError('control_path_dir must be an absolute path')
         control_persist = gate.check_time(control_persist, 'multihop_control_persist', 'multihop_control_persist')
         gate.check_path(ssh_executable, 'ssh_executable', 'ssh_executable')
         self.runtime_dir = runtime_dir

@@ -88,11 +88,15 @@ def target_ssh_options(*arg_strings: str | None) -> tuple[tuple[str, str], ...]:
 def target_hop(name: str, host: str, port: int | None, user: str | None, *, private_key_file: str | None = None,
                password: str | None = None, ssh_args: tuple[str | None, ...] = (),
                host_key_checking: bool = True, known_hosts: object = None) -> Hop:
-    """The target as the hop walker sees it: the last element of the chain, checked by the same gate as hops."""
-    options = tuple(gate.check_option(key, value, f'host {name}') for key, value in target_ssh_options(*ssh_args))
+    """The target as the hop walker sees it: the last element of the chain, checked by the same gate as hops.
+
+    Its values reach the plugin templated, so a rejected one is never shown (it may have come from a template).
+    """
+    options = tuple(gate.check_option(key, value, f'host {name}', reveal=False)
+                    for key, value in target_ssh_options(*ssh_args))
     return endpoint_hop(name, host, port, user, private_key_file=private_key_file, password=password,
                         options=options, host_key_checking=None if host_key_checking else False,
-                        known_hosts=known_hosts)
+                        known_hosts=known_hosts, reveal=False)
 
 
 def wants_new_host_keys(hop: Hop, accept_new: bool) -> bool:

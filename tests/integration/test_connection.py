@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -269,13 +268,19 @@ def test_unknown_host_key_on_a_hop_is_refused_not_accepted(lab, backend, tmp_pat
 
 
 def test_paramiko_records_an_unknown_hop_key_only_when_asked(lab, tmp_path):
-    known_hosts = tmp_path / 'empty_known_hosts'
-    known_hosts.write_text('')
+    """Only into the default ~/.ssh/known_hosts (HOME is a scratch directory here): a known-hosts file that the
+    inventory names is never written (tests/integration/test_hostile_inventory.py)."""
+    home = tmp_path / 'home'
+    home.mkdir()
+    known_hosts = home / '.ssh' / 'known_hosts'
     inventory = inventory_for(lab, 'paramiko')
-    inventory['all']['children']['bastions']['hosts']['bastion1']['ansible_ssh_common_args'] = \
-        f'-o UserKnownHostsFile={known_hosts}'
+    inventory['all']['children']['bastions']['hosts']['bastion1']['ansible_ssh_common_args'] = ''
+    ping = [play('t01', [{'ansible.builtin.ping': {}}])]
+    result = run_playbook(tmp_path, inventory, ping, env={'HOME': str(home)})
+    result.assert_unreachable('t01', 'hop 1/2 bastion1', 'is not in known_hosts')
+    assert not known_hosts.exists()
     inventory['all']['vars']['multihop_accept_new_host_keys'] = True
-    result = run_playbook(tmp_path, inventory, [play('t01', [{'ansible.builtin.ping': {}}])])
+    result = run_playbook(tmp_path, inventory, ping, env={'HOME': str(home)})
     result.assert_ok('t01')
     bastion1 = lab['hosts']['bastion1']
     assert known_hosts.read_text() == f"{bastion1['address']} {bastion1['host_key'].strip()}\n"
@@ -295,9 +300,12 @@ def sshd_without_sftp(lab, tmp_path):
     config.write_text(f'ListenAddress 127.0.0.1:{port}\nHostKey {host_key}\nPidFile none\nUsePAM no\n'
                       f'PermitRootLogin prohibit-password\nPasswordAuthentication no\nStrictModes no\n'
                       f'AuthorizedKeysFile {authorized}\n')
-    os.makedirs('/run/sshd', mode=0o755, exist_ok=True)  # sshd's privilege-separation directory; new machines lack it
+    # sshd refuses to start without its privilege separation directory /run/sshd, which the machine itself may
+    # lack (only the lab's namespaces are sure to have one): this sshd gets a private /run in a mount namespace.
+    private_run = 'mount -t tmpfs -o mode=0755 tmpfs /run && mkdir /run/sshd && exec "$@"'
     log = tmp_path / 'sshd.log'
-    process = subprocess.Popen(['/usr/sbin/sshd', '-D', '-e', '-f', str(config)], stderr=log.open('wb'))
+    process = subprocess.Popen(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', private_run, 'sshd',
+                                '/usr/sbin/sshd', '-D', '-e', '-f', str(config)], stderr=log.open('wb'))
     deadline = time.monotonic() + 10
     while True:
         with socket.socket() as probe:

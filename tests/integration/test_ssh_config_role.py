@@ -96,9 +96,12 @@ HOSTILE = {
     'include file with a newline': (
         lambda m: ({}, {'ssh_config_include_file': f'/tmp/x\nProxyCommand touch {m}'}),
         r'must be empty or an absolute path'),
+    'value the gate refuses': (
+        lambda m: ({'bastion1': {'ansible_ssh_common_args': '-o StrictHostKeyChecking=maybe'}}, {}),
+        r"host bastion1 \(bastion1\) ansible_ssh_common_args: invalid value of StrictHostKeyChecking 'maybe'"),
     # Valid as far as the renderer can tell, but ssh itself refuses it: the ssh -G check catches it.
     'value ssh refuses': (
-        lambda m: ({'bastion1': {'ansible_ssh_common_args': '-o StrictHostKeyChecking=maybe'}}, {}),
+        lambda m: ({'bastion1': {'ansible_ssh_common_args': '-o KexAlgorithms=no-such-kex'}}, {}),
         r'failed to validate'),
 }
 

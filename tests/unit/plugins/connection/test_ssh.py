@@ -127,7 +127,7 @@ def test_hostile_hop_values_fail_naming_host_and_hop_without_writing_anything(tm
 ])
 def test_hostile_runtime_values_fail_naming_the_host(tmp_path, variables, message):
     connection = connect(tmp_path, dict({'multihop_via': 'bastion1'}, **variables))
-    with pytest.raises(AnsibleError, match=f'host 10.203.2.11: .*{message}'):
+    with pytest.raises(AnsibleError, match=f'host t01: .*{message}'):
         connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')
 
 

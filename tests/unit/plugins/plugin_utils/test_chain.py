@@ -5,6 +5,7 @@ import pytest
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     MultihopError,
     chain_digest,
+    endpoint_hop,
     hop_label,
     parse_hop_string,
     parse_ssh_args,
@@ -109,6 +110,12 @@ class TestBadInput:
         inventory = dict(INVENTORY, bad={'ansible_host': 'ok.example', 'ansible_user': 'x\ny'})
         with pytest.raises(MultihopError, match=r'^host t: multihop_via\[1\] \(bad\): invalid user'):
             resolve_hops('t', ['bastion1', 'bad'], inventory.get)
+
+    def test_a_target_whose_values_may_be_templated_is_refused_without_showing_them(self):
+        with pytest.raises(MultihopError, match=r'^host t: invalid user \(a string of 14 characters, not shown\)'):
+            endpoint_hop('t', '10.0.0.1', 22, 'T4rget-S3cret\n', reveal=False)
+        with pytest.raises(MultihopError, match=r"^host t: invalid host '10.0.0.1\\nx'"):
+            endpoint_hop('t', '10.0.0.1\nx', 22, None)
 
     def test_error_inside_a_recursive_hop_names_both(self):
         inventory = dict(INVENTORY, mid={'multihop_via': 'nowhere'})
