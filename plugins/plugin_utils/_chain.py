@@ -406,6 +406,7 @@ class _Resolver:
             known_hosts=gate.check_known_hosts_lines(values['known_hosts'], where, reveal=reveal('known_hosts')),
             sources=hop_input.sources,
         )
+        gate.check_known_hosts_writes(hop.options, where)
         if hop_type == 'socks5' and (hop.user or hop.password or hop.private_key_file or hop.options
                                      or hop.known_hosts):
             raise MultihopError(f'{where}: a socks5 hop takes only host and port')

@@ -343,6 +343,29 @@ def host_key_checking_off(options: tuple[tuple[str, str], ...], host_key_checkin
     return strict == 'accept-new' and known is not None and all(f in NO_KNOWN_HOSTS for f in known.split())
 
 
+def named_known_hosts_files(options: tuple[tuple[str, str], ...]) -> list[str]:
+    """The real files (not /dev/null or none) a hop's own UserKnownHostsFile names; ssh takes the first value."""
+    value = next((v for k, v in options if k.lower() == 'userknownhostsfile'), '')
+    return [path for path in value.split() if path not in NO_KNOWN_HOSTS]
+
+
+def check_known_hosts_writes(options: tuple[tuple[str, str], ...], where: str) -> None:
+    """Refuse settings that make ssh write host keys into a file the inventory names.
+
+    With ``accept-new`` or ``UpdateHostKeys``, OpenSSH appends lines to the first UserKnownHostsFile;
+    from inventory, that file could be an authorized_keys file or a sudoers drop-in.
+    """
+    if not named_known_hosts_files(options):
+        return
+    first: dict[str, str] = {}
+    for key, value in options:
+        first.setdefault(key.lower(), value.lower())
+    if first.get('stricthostkeychecking') == 'accept-new' or first.get('updatehostkeys') in ('yes', 'ask'):
+        raise MultihopError(f'{where}: with a UserKnownHostsFile of its own, a hop may not use '
+                            'StrictHostKeyChecking accept-new or UpdateHostKeys: ssh would write host keys into that '
+                            'file. Put the keys in it, or pin them with multihop_known_hosts')
+
+
 # --- quoting, one function per target syntax --------------------------------------------------------------
 
 # "$" only for user names such as "host$"; "${" (an environment variable to OpenSSH) is refused below.

@@ -89,9 +89,16 @@ def hop_options(hop: Hop, route: tuple[str, str] | None, *, forward_agent: bool 
     if route:
         options.append(route)
     options.append(('ForwardAgent', 'yes' if forward_agent else 'no'))
+    named_files = gate.named_known_hosts_files(hop.options)
+    if pinned_file or named_files:
+        # ssh must never add keys to pins or to a file the inventory names, whatever the user's config says.
+        options.append(('UpdateHostKeys', 'no'))
     if pinned_file:
         options += [('StrictHostKeyChecking', 'yes'), ('UserKnownHostsFile', pinned_file),
                     ('GlobalKnownHostsFile', 'none')]
+    elif hop.disables_host_key_checking and named_files:
+        # Checking off makes ssh add every key it sees to the first known-hosts file: not to one inventory named.
+        options += [('StrictHostKeyChecking', 'no'), ('UserKnownHostsFile', '/dev/null')]
     elif hop.host_key_checking is False:
         options.append(('StrictHostKeyChecking', 'no'))
     elif not any(key.lower() == 'stricthostkeychecking' for key, _value in hop.options):

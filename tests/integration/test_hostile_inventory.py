@@ -183,7 +183,7 @@ SPELLINGS = {
     'false': ('-o StrictHostKeyChecking=false', True),
     'OFF': ('-o StrictHostKeyChecking=OFF', True),
     'accept-new-dev-null': ('-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=accept-new', True),
-    'accept-new-real-file': ('-o StrictHostKeyChecking=accept-new', False),  # checked, and nothing to record
+    'yes-real-file': ('-o StrictHostKeyChecking=yes', False),  # checked: the control case
 }
 
 
@@ -201,26 +201,39 @@ def test_every_spelling_of_host_key_checking_off_warns(lab, tmp_path, backend, s
     assert (warning in ' '.join(result.output.split())) is off, result.output
 
 
-# --- 5. the paramiko recorder never writes a file the inventory names ---------------------------------------
+# --- 5. no backend ever writes host keys into a file the inventory names ---------------------------------
 
+@pytest.mark.parametrize('backend', BACKENDS)
 @pytest.mark.parametrize('existing', [True, False], ids=['existing-file', 'missing-file'])
-def test_paramiko_recorder_never_writes_a_known_hosts_file_named_by_inventory(lab, tmp_path, existing):
+def test_host_keys_are_never_written_into_a_file_named_by_inventory(lab, tmp_path, backend, existing):
     victim = tmp_path / 'authorized_keys'
     before = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl operator\n'
     if existing:
         victim.write_text(before)
     home = tmp_path / 'home'
     home.mkdir()
-    inventory = hostile_inventory(lab, 'paramiko', {})
+    inventory = hostile_inventory(lab, backend, {})
     inventory['all']['vars']['multihop_accept_new_host_keys'] = True
     # "restrict KEY" in an authorized_keys file would let the hop's host key log in.
     inventory['all']['children']['bastions']['hosts']['bastion1']['ansible_ssh_common_args'] = (
         f'-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile={victim} -o HostKeyAlias=restrict '
         '-o HashKnownHosts=no')
     result = run_playbook(tmp_path, inventory, ping('t01'), env={'HOME': str(home)})
-    assert_refused(result, 't01', 'hop 1/2 bastion1', 'is not in known_hosts', unreachable=True)
+    assert_refused(result, 't01', 'host t01: multihop_via[0] (bastion1):', 'ssh would write host keys into that file')
     assert (victim.read_text() == before) if existing else not victim.exists()
     assert not (home / '.ssh').exists()
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_checking_off_with_a_file_named_by_inventory_writes_nothing_there(lab, tmp_path, backend):
+    victim = tmp_path / 'authorized_keys'
+    inventory = hostile_inventory(lab, backend, {})
+    inventory['all']['children']['bastions']['hosts']['bastion1']['ansible_ssh_common_args'] = (
+        f'-o StrictHostKeyChecking=no -o UserKnownHostsFile={victim} -o HostKeyAlias=restrict')
+    result = run_playbook(tmp_path, inventory, ping('t01'))
+    result.assert_ok('t01')  # checking is off, as asked, and warned about
+    assert 'host key checking is off for bastion1' in ' '.join(result.output.split()), result.output
+    assert not victim.exists()
 
 
 # --- 6. crashes and leaks --------------------------------------------------------------------------------

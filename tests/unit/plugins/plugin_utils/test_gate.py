@@ -174,3 +174,24 @@ class TestShown:
     def test_hidden(self):
         assert shown('hunter2', reveal=False) == '(a string of 7 characters, not shown)'
         assert shown(['hunter2'], reveal=False) == '(not shown)'
+
+
+class TestKnownHostsWrites:
+    @pytest.mark.parametrize('options', [
+        (('StrictHostKeyChecking', 'accept-new'), ('UserKnownHostsFile', '/root/.ssh/authorized_keys')),
+        (('UserKnownHostsFile', '/dev/null /etc/sudoers.d/x'), ('StrictHostKeyChecking', 'Accept-New')),
+        (('UpdateHostKeys', 'yes'), ('UserKnownHostsFile', '/k/known')),
+        (('UpdateHostKeys', 'ask'), ('UserKnownHostsFile', '/k/known')),
+    ])
+    def test_writes_into_a_file_inventory_names_are_refused(self, options):
+        with pytest.raises(MultihopError, match='ssh would write host keys into that file'):
+            gate.check_known_hosts_writes(options, 'host t: multihop_via[0] (b)')
+
+    @pytest.mark.parametrize('options', [
+        (('StrictHostKeyChecking', 'accept-new'),),  # the user's own ~/.ssh/known_hosts
+        (('StrictHostKeyChecking', 'accept-new'), ('UserKnownHostsFile', '/dev/null')),
+        (('StrictHostKeyChecking', 'yes'), ('UserKnownHostsFile', '/k/known')),
+        (('StrictHostKeyChecking', 'yes'), ('StrictHostKeyChecking', 'accept-new'), ('UserKnownHostsFile', '/k')),
+    ])
+    def test_everything_else_is_fine(self, options):
+        gate.check_known_hosts_writes(options, 'w')

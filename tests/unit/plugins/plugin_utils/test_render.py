@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
+    Hop,
     MultihopError,
     resolve_hops,
     resolve_host,
@@ -11,6 +12,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import 
     ControlMasterSettings,
     RuntimeSettings,
     control_path,
+    hop_options,
     permit_open,
     render_hops,
     render_host_block,
@@ -265,3 +267,17 @@ def test_permit_open_refuses_a_netcat_route_through_the_bastion():
     inventory = dict(INVENTORY, old={'ansible_host': '10.9.0.9', 'multihop_via': 'ncjump'})
     with pytest.raises(ValueError, match='uses ncjump as a netcat hop'):
         permit_open([resolve_host('old', inventory.get)], {'ncjump'}, set())
+
+
+def test_ssh_never_adds_keys_to_a_file_the_inventory_names():
+    named = Hop(name='b', alias='b', host='10.0.0.1', options=(('UserKnownHostsFile', '/root/.ssh/authorized_keys'),))
+    lines = hop_options(named, None)
+    assert ('UpdateHostKeys', 'no') in lines
+    off = Hop(name='b', alias='b', host='10.0.0.1', host_key_checking=False,
+              options=(('UserKnownHostsFile', '/root/.ssh/authorized_keys'),))
+    lines = hop_options(off, None)
+    first = {}
+    for key, value in lines:
+        first.setdefault(key, value)
+    # Checking off, as asked, but whatever ssh learns goes nowhere.
+    assert first['StrictHostKeyChecking'] == 'no' and first['UserKnownHostsFile'] == '/dev/null'
