@@ -95,7 +95,8 @@ def write_pinned_known_hosts(control_dir: str, hop: Hop) -> str:
 
 def pinned_ssh_args(path: str) -> list[str]:
     """ssh arguments that check a target against its pinned keys alone (first value wins, so they go first)."""
-    return ['-o', 'StrictHostKeyChecking=yes', '-o', f'UserKnownHostsFile={path}', '-o', 'GlobalKnownHostsFile=none']
+    return ['-o', 'StrictHostKeyChecking=yes', '-o', f'UserKnownHostsFile={path}', '-o', 'GlobalKnownHostsFile=none',
+            '-o', 'UpdateHostKeys=no']
 
 
 def user_config_files(*arg_strings: str | None) -> tuple[str, ...]:
