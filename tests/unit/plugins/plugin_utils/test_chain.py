@@ -159,10 +159,10 @@ class TestInlineHopsInherit:
     OWNER = {'ansible_ssh_common_args': '-o UserKnownHostsFile=/run/known_hosts -o BatchMode=yes',
              'ansible_ssh_extra_args': '-o ServerAliveInterval=5', 'ansible_host_key_checking': 'yes'}
 
+    VIA = ['jump@10.0.0.1', {'host': '10.0.0.2', 'type': 'netcat', 'ssh_args': '-o ServerAliveInterval=9'}]
+
     def lookup(self, name):
-        return {'t': dict(self.OWNER, multihop_via=['jump@10.0.0.1', {'host': '10.0.0.2', 'type': 'netcat',
-                                                                        'ssh_args': '-o ServerAliveInterval=9'}])
-                }.get(name)
+        return {'t': dict(self.OWNER, multihop_via=self.VIA)}.get(name)
 
     def test_inline_hops_take_the_owners_defaults_after_their_own(self):
         string_hop, mapping_hop = resolve_hops('t', self.lookup('t')['multihop_via'], self.lookup)

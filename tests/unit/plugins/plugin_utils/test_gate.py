@@ -135,8 +135,8 @@ class TestQuoting:
     def test_proxy_command_quotes_for_the_shell_and_doubles_percent(self):
         command = gate.proxy_command(['/opt/my ssh', '-F', '/run/50%/c', 'alias', 'nc', '%h', '%p'])
         assert command == "'/opt/my ssh' -F /run/50%%/c alias nc %h %p"
-        assert shlex.split(command.replace('%%', '%')) == ['/opt/my ssh', '-F', '/run/50%/c', 'alias', 'nc', '%h',
-                                                          '%p']
+        words = ['/opt/my ssh', '-F', '/run/50%/c', 'alias', 'nc', '%h', '%p']
+        assert shlex.split(command.replace('%%', '%')) == words
 
     def test_shell_and_proxy_command_refuse_newlines(self):
         for build in (gate.shell_command, gate.proxy_command):

@@ -126,8 +126,6 @@ def test_preferred_host_key_types_puts_known_types_first():
     assert preferred_host_key_types(['ssh-dss'], supported) == supported
 
 
-
-
 # --- keys pinned from inventory (multihop_known_hosts) ----------------------------------------------------
 
 PIN_A = line('10.0.0.1,[10.0.0.1]:2222', ED_A)
