@@ -6,13 +6,13 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: known_hosts_merge
-short_description: Merge host keys found by a scan into pinned keys, reporting keys that changed
+short_description: Merge host keys found by a scan into pinned keys, reporting keys that differ from a pin
 description:
   - Takes the results of M(jumphosts.multihop.reachability) run with O(jumphosts.multihop.reachability#module:scan=true)
     and the pinned keys you have (C(multihop_known_hosts) lines), and returns the pins with every key never seen
     before added.
   - A key that differs from a pinned key of the same type for the same name is not added. It is returned under
-    C(changed), so that a person can find out why (a reinstalled host, or a man in the middle).
+    C(mismatched), so that a person can find out why (a reinstalled host, or a man in the middle).
   - The playbook C(jumphosts.multihop.host_keys) uses it.
 positional: pinned
 options:
@@ -47,7 +47,7 @@ _value:
       description: Keys found for names that had no key pinned.
       type: list
       elements: str
-    changed:
+    mismatched:
       description: Keys that differ from the pinned key of their name; not in RV(_value.lines).
       type: list
       elements: str

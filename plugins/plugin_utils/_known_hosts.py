@@ -251,15 +251,15 @@ def record_host_key(hop: Hop, names: list[str], key) -> bool:
 # --- a scan's findings against the pins -------------------------------------------------------------------
 
 def merge_scanned_keys(scanned: Iterable[str], pinned: Iterable[str]) -> dict[str, list[str]]:
-    """Pins after a scan: ``lines`` (the pins, plus keys never seen before), ``new`` and ``changed``.
+    """Pins after a scan: ``lines`` (the pins, plus keys never seen before), ``new`` and ``mismatched``.
 
     ``scanned`` are ``NAMES TYPE BASE64`` lines from reachability's scan; ``pinned`` are checked lines. A
-    scanned key for a name whose pinned key of that type differs is ``changed``: reported, never written.
+    scanned key for a name whose pinned key of that type differs is ``mismatched``: reported, never written.
     """
     pins = list(dict.fromkeys(pinned))
     entries = parse_known_hosts('\n'.join(pins))
     new: list[str] = []
-    changed: list[str] = []
+    mismatched: list[str] = []
     for line in dict.fromkeys(scanned):
         (found,) = parse_known_hosts(line) or (None,)
         if found is None:
@@ -267,7 +267,7 @@ def merge_scanned_keys(scanned: Iterable[str], pinned: Iterable[str]) -> dict[st
         names = list(found.patterns)
         verdict, _message = verify_host_key(entries, names, found.key_blob, strict=True)
         if verdict == 'mismatch':
-            changed.append(line)
+            mismatched.append(line)
         elif verdict in ('unknown', 'other-type'):
             new.append(line)
-    return {'lines': pins + new, 'new': new, 'changed': changed}
+    return {'lines': pins + new, 'new': new, 'mismatched': mismatched}

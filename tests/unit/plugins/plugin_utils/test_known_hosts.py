@@ -190,6 +190,6 @@ def test_a_scan_adds_new_keys_and_reports_changed_ones_without_writing_them():
     pinned = [line('10.0.0.1', ED_A)]
     scanned = [line('10.0.0.1', ED_A), line('10.0.0.1', ED_B), line('[10.0.0.2]:2222', ED_B), line('10.0.0.1', RSA)]
     merged = merge_scanned_keys(scanned, pinned)
-    assert merged['changed'] == [line('10.0.0.1', ED_B)]
+    assert merged['mismatched'] == [line('10.0.0.1', ED_B)]
     assert merged['new'] == [line('[10.0.0.2]:2222', ED_B), line('10.0.0.1', RSA)]
     assert merged['lines'] == pinned + merged['new']
