@@ -58,9 +58,10 @@ EXAMPLES = r"""
 #         old1: {ansible_host: 10.0.9.50}
 """
 
+import contextlib
 import os
 
-from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
+from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.plugins.connection.ssh import Connection as BuiltinSSHConnection
 from ansible.utils.display import Display
@@ -71,9 +72,9 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     endpoint_hop,
     resolve_hops,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import (
-    HopConnectionError,
     OpenSSHRoute,
     pinned_ssh_args,
     private_directory,
@@ -99,6 +100,23 @@ PARAMIKO_NO_FORWARD_AGENT_WARNING = ('multihop_forward_agent is ignored for {hos
 USER_ARG_OPTIONS = ('ssh_args', 'ssh_common_args', 'ssh_extra_args', 'scp_extra_args', 'sftp_extra_args')
 PARAMIKO_BACKEND_OPTIONS = ('timeout', 'multihop_keepalive', 'multihop_accept_new_host_keys', 'reconnection_retries',
                             'multihop_tcp_nodelay')
+
+
+def hop_failure(error: HopError) -> AnsibleConnectionFailure:
+    """The one place where a hop (or target) that could not be passed becomes an Ansible error, on both backends."""
+    # The OpenSSH client's words for the two refusals, so that one message means one thing on both backends.
+    prefix = {'hostkey': 'Host key verification failed: ', 'auth': 'Authentication failed: '}.get(error.stage, '')
+    message = f'jumphosts.multihop: {error.label}: {prefix}{error.reason}'
+    return AnsibleAuthenticationFailure(message) if error.stage == 'auth' else AnsibleConnectionFailure(message)
+
+
+@contextlib.contextmanager
+def _hop_failures():
+    try:
+        yield
+    except HopError as e:
+        # from None: Ansible appends a cause's message, and this one says all that HopError said.
+        raise hop_failure(e) from None
 
 
 def _paramiko():
@@ -216,8 +234,8 @@ class Connection(BuiltinSSHConnection):
                                            route.runtime.user_configs)
             if '-O' not in other_args:  # control commands (reset) talk to the local master only
                 route.prepare()
-        except HopConnectionError as e:
-            raise AnsibleConnectionFailure(f'jumphosts.multihop: {e}') from e
+        except HopError as e:
+            raise hop_failure(e) from None
         except MultihopError as e:  # a setting that cannot work, such as a control_path_dir that is too long
             raise AnsibleError(f'jumphosts.multihop: host {self._inventory_name or self.host}: {e}') from None
         display.vvv(f'MULTIHOP ROUTE: {" -> ".join(h.name for h in self._hops)} -> {self.host}', host=self.host)
@@ -267,7 +285,8 @@ class Connection(BuiltinSSHConnection):
     def _connect(self):
         backend = self._multihop_backend()
         if backend is not None and not self._connected:
-            backend.connect()
+            with _hop_failures():
+                backend.connect()
             self._connected = True
         return self
 
@@ -281,8 +300,9 @@ class Connection(BuiltinSSHConnection):
         password = None
         if not watcher.ready and self.become.expect_prompt():
             password = self.become.get_option('become_pass', playcontext=self._play_context)
-        return backend.exec(cmd, in_data, pty=_paramiko().use_pty(in_data, sudoable, self.get_option('use_tty')),
-                            watcher=watcher, become_password=password)
+        with _hop_failures():
+            return backend.exec(cmd, in_data, pty=_paramiko().use_pty(in_data, sudoable, self.get_option('use_tty')),
+                                watcher=watcher, become_password=password)
 
     def put_file(self, in_path, out_path):
         backend = self._multihop_backend()
@@ -292,7 +312,8 @@ class Connection(BuiltinSSHConnection):
         display.vvv(f'PUT (paramiko) {in_path} TO {out_path}', host=self.host)
         if not os.path.exists(to_bytes(in_path, errors='surrogate_or_strict')):
             raise AnsibleFileNotFound(f'file or module does not exist: {to_native(in_path)}')
-        backend.put(in_path, out_path, _paramiko().transfer_method(self.get_option('ssh_transfer_method')))
+        with _hop_failures():
+            backend.put(in_path, out_path, _paramiko().transfer_method(self.get_option('ssh_transfer_method')))
         return 0, b'', b''
 
     def fetch_file(self, in_path, out_path):
@@ -301,7 +322,8 @@ class Connection(BuiltinSSHConnection):
             return super().fetch_file(in_path, out_path)
         self._connect()
         display.vvv(f'FETCH (paramiko) {in_path} TO {out_path}', host=self.host)
-        backend.fetch(in_path, out_path, _paramiko().transfer_method(self.get_option('ssh_transfer_method')))
+        with _hop_failures():
+            backend.fetch(in_path, out_path, _paramiko().transfer_method(self.get_option('ssh_transfer_method')))
         return 0, b'', b''
 
     def reset(self):

@@ -12,6 +12,19 @@ class MultihopError(ValueError):
     """Bad chain definition or setting. The message names the host and, where known, the hop."""
 
 
+class HopError(Exception):
+    """A hop, or the target, could not be passed: on either backend, the one error that says so.
+
+    ``label`` names it (``hop 2/3 bastion2 jump2@10.0.0.2:2222``), ``index`` is its place in the chain, and
+    ``stage`` is where it failed when the backend knows (``tcp``, ``banner``, ``hostkey``, ``auth``,
+    ``forward``; the paramiko walker knows, the OpenSSH client does not say).
+    """
+
+    def __init__(self, label: str, stage: str | None, reason: str, index: int):
+        super().__init__(f'{label}: {reason}')
+        self.label, self.stage, self.reason, self.index = label, stage, reason, index
+
+
 class VariableError(Exception):
     """An inventory variable could not be read (undefined, or its template failed); says which, not its value."""
 

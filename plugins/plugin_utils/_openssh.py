@@ -26,7 +26,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     hop_label,
     target_arg_tokens,
 )
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import MultihopError
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError, MultihopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import (
     PINNED_SOURCE,
     pinned_known_hosts_path,
@@ -50,10 +50,6 @@ ASKPASS_SCRIPT = ('#!/bin/sh\n'
 # What ssh says when a forward through a shared master fails, without the reason.
 _HIDDEN_BY_MUX = ('Stdio forwarding request failed', 'kex_exchange_identification', 'Connection closed by UNKNOWN')
 _NOISE = ('Warning: Permanently added', 'Pseudo-terminal will not be allocated')
-
-
-class HopConnectionError(Exception):
-    """A hop could not be reached; the message names it."""
 
 
 def check_private(path: str, what: str) -> None:
@@ -291,7 +287,7 @@ class OpenSSHRoute:
                 except subprocess.TimeoutExpired as e:
                     os.killpg(process.pid, 9)
                     process.wait()
-                    raise HopConnectionError(f'{hop_label(self.hops, index)}: timed out while logging in') from e
+                    raise HopError(hop_label(self.hops, index), None, 'timed out while logging in', index) from e
                 errors.seek(0)
                 stderr = errors.read().decode('utf-8', errors='replace')
         finally:
@@ -303,7 +299,7 @@ class OpenSSHRoute:
                 reason += f' (checked against {PINNED_SOURCE}: {len(hop.known_hosts)} lines)'
             if index > 0 and self.hops[index - 1].type == 'ssh' and reason.startswith(_HIDDEN_BY_MUX):
                 reason = self._forward_failure(index) or reason
-            raise HopConnectionError(f'{hop_label(self.hops, index)}: {reason}')
+            raise HopError(hop_label(self.hops, index), None, reason, index)
 
     def _start_one_session(self, hop: Hop) -> None:
         """Run ``true`` on the hop through its new master, and ignore the outcome.

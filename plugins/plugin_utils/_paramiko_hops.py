@@ -55,6 +55,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     chain_digest,
     hop_label,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import (
     HOST_KEY_ACCEPTED,
     fingerprint_sha256,
@@ -205,14 +206,6 @@ def summarize(reports: list[HopReport], target_name: str | None = None) -> dict[
         'failed_stage': failed.stage if failed else None,
         'error': (failed.error or 'not reached') if failed else (None if reports else 'nothing to probe'),
     }
-
-
-class HopError(Exception):
-    """A hop (or the destination) could not be passed; the message names it and the stage."""
-
-    def __init__(self, label: str, stage: str | None, reason: str, index: int):
-        super().__init__(f'{label}: {stage or "connect"}: {reason}')
-        self.label, self.stage, self.reason, self.index = label, stage, reason, index
 
 
 class _StageFailure(Exception):

@@ -28,7 +28,7 @@ try:
 except ImportError:  # the import sanity test runs without paramiko; require_paramiko() says so at use
     paramiko = None
 
-from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
+from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
@@ -39,9 +39,9 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     ssh_arg_options,
     target_arg_tokens,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import hop_option, record_host_key
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops import (
-    HopError,
     WalkSettings,
     open_chain,
     require_paramiko,
@@ -363,16 +363,8 @@ def _ansible_errors(label: str) -> Iterator[None]:
     """The one place where the backend's failures become Ansible errors."""
     try:
         yield
-    except AnsibleError:
-        raise
-    except HopError as e:
-        # The OpenSSH client's words for the two refusals, so that one message means one thing on both backends.
-        prefix = {'hostkey': 'Host key verification failed: ', 'auth': 'Authentication failed: '}.get(e.stage, '')
-        message = f'jumphosts.multihop: {e.label}: {prefix}{e.reason}'
-        # from None: Ansible appends a cause's message, and this one says all that HopError said.
-        if e.stage == 'auth':
-            raise AnsibleAuthenticationFailure(message) from None
-        raise AnsibleConnectionFailure(message) from None
+    except (AnsibleError, HopError):
+        raise  # a HopError is the connection plugin's to map, as it is for the OpenSSH backend
     except BecomeError as e:
         raise AnsibleError(str(e)) from None
     except TransferError as e:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from ansible.errors import AnsibleConnectionFailure, AnsibleError
+from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure, AnsibleError
 from ansible.playbook.play_context import PlayContext
 from ansible.plugins.loader import connection_loader
 from ansible.template import Templar
 from ansible.utils.display import Display
 
+from ansible_collections.jumphosts.multihop.plugins.connection.ssh import hop_failure
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _openssh
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import render_plugin_config
 
 HOSTVARS = {
@@ -74,7 +76,7 @@ def test_bad_chain_is_an_error_naming_host_and_hop(tmp_path, prepared):
 
 def test_hop_failure_is_unreachable_and_names_the_hop(tmp_path, monkeypatch):
     def refuse(route):
-        raise _openssh.HopConnectionError('hop 1/2 bastion1 jump1@10.203.1.2:22: Connection refused')
+        raise HopError('hop 1/2 bastion1 jump1@10.203.1.2:22', None, 'Connection refused', 0)
 
     monkeypatch.setattr(_openssh.OpenSSHRoute, 'prepare', refuse)
     connection = connect(tmp_path, {'multihop_via': 'bastion1'})
@@ -153,3 +155,26 @@ def test_an_unwritable_control_directory_names_it_and_the_variable(tmp_path, pre
     with pytest.raises(AnsibleError, match=rf'cannot create the control directory {blocker}/cp: .*'
                                            r'ANSIBLE_SSH_CONTROL_PATH_DIR'):
         connection._build_command('ssh', 'ssh', '10.203.2.11', 'true')
+
+
+class TestHopFailures:
+    """One mapping from a hop that could not be passed to an Ansible error, for both backends."""
+
+    def test_an_auth_failure_is_an_authentication_failure_naming_the_hop(self):
+        error = hop_failure(HopError('hop 2/3 bastion2 jump2@10.203.3.2:2222', 'auth', 'permission denied', 1))
+        assert isinstance(error, AnsibleAuthenticationFailure)
+        assert 'hop 2/3 bastion2 jump2@10.203.3.2:2222: Authentication failed: permission denied' in error.message
+
+    def test_an_unreachable_hop_is_a_connection_failure(self):
+        error = hop_failure(HopError('hop 1/2 bastion1 jump1@10.203.1.2:22', 'tcp', 'connection refused', 0))
+        assert isinstance(error, AnsibleConnectionFailure) and not isinstance(error, AnsibleAuthenticationFailure)
+        assert 'hop 1/2 bastion1 jump1@10.203.1.2:22: connection refused' in error.message
+
+    def test_a_host_key_failure_says_so_as_openssh_does(self):
+        error = hop_failure(HopError('hop 1/2 bastion1 jump1@10.203.1.2:22', 'hostkey', 'HOST KEY MISMATCH', 0))
+        assert isinstance(error, AnsibleConnectionFailure) and not isinstance(error, AnsibleAuthenticationFailure)
+        assert 'hop 1/2 bastion1 jump1@10.203.1.2:22: Host key verification failed: HOST KEY MISMATCH' in error.message
+
+    def test_the_openssh_client_stage_is_unknown_and_its_words_are_kept(self):
+        error = hop_failure(HopError('hop 1/2 bastion1 jump1@10.203.1.2:22', None, 'Connection refused', 0))
+        assert error.message == 'jumphosts.multihop: hop 1/2 bastion1 jump1@10.203.1.2:22: Connection refused'

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, hop_label
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops import (
-    HopError,
     HopReport,
     describe_open_failure,
     describe_socks5_reply,
@@ -96,5 +96,5 @@ def test_summarize():
 def test_hop_error_names_hop_and_stage():
     hops = (Hop(name='bastion1', alias='bastion1', host='10.0.0.1', user='j'),)
     error = HopError(hop_label(hops, 0), 'auth', 'permission denied', 0)
-    assert str(error) == 'hop 1/2 bastion1 j@10.0.0.1:22: auth: permission denied'
+    assert str(error) == 'hop 1/2 bastion1 j@10.0.0.1:22: permission denied'
     assert (error.stage, error.reason, error.index) == ('auth', 'permission denied', 0)
