@@ -4,10 +4,10 @@
 
 from __future__ import annotations
 
-import copy
 import shlex
 from collections import ChainMap
 
+from ansible import constants as C
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
 
@@ -17,6 +17,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     resolve_host,
 )
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import route_from_options
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
     render_host_block,
     render_plugin_config,
@@ -80,7 +81,7 @@ class ActionModule(ActionBase):
         if resolved.hops:
             variables = task_vars if name == task_vars.get('inventory_hostname') else \
                 ChainMap({'inventory_hostname': name, 'hostvars': hostvars}, hostvars[name])
-            route = self._plugin_route(name, variables)
+            route = self._plugin_route(name, resolved.hops, variables)
             ssh_executable = route.runtime.ssh_executable
             result.update(
                 ssh_args=route.ssh_args(),
@@ -96,23 +97,19 @@ class ActionModule(ActionBase):
         result['ssh_command'] = shlex.join([*command, resolved.endpoint.host])
         return result
 
-    def _plugin_route(self, name, variables):
-        """The connection plugin's own route for ``name``: its options, its resolver, its renderer.
+    def _plugin_route(self, name, hops, variables):
+        """The connection plugin's own route for ``name``: its options, through the public plugin API.
 
-        The plugin is only configured, never connected: OpenSSHRoute.prepare() is not called.
+        The plugin is only configured, never connected: nothing is opened or written.
         """
-        # The route of ``name`` itself, even when this task is delegated (the plugin would take the delegate's).
-        play_context = copy.copy(self._play_context)
-        play_context.delegate_to = None
-        connection = self._shared_loader_obj.connection_loader.get(CONNECTION_PLUGIN, play_context)
+        connection = self._shared_loader_obj.connection_loader.get(CONNECTION_PLUGIN, self._play_context)
         if connection is None:
             raise AnsibleActionFail(f'jumphosts.multihop: cannot load the connection plugin {CONNECTION_PLUGIN}')
+        # The variable names ansible-core itself reads this plugin's options from (as its TaskExecutor does).
+        names = C.config.get_plugin_vars('connection', connection._load_name)
         try:
-            connection.set_options(var_options=connection._resolve_option_variables(variables, self._templar))
-            route = connection._multihop_route()
-        except AnsibleError as e:
-            raise AnsibleActionFail(str(e)) from e
-        if route is None:
-            raise AnsibleActionFail(f'jumphosts.multihop: host {name}: multihop_via is set but the connection '
-                                    'plugin found no route')
-        return route
+            connection.set_options(var_options={var: self._templar.template(variables[var])
+                                                for var in names if var in variables})
+            return route_from_options(hops, connection.get_option)
+        except (AnsibleError, MultihopError) as e:
+            raise AnsibleActionFail(f'jumphosts.multihop: host {name}: {e}') from None

@@ -75,10 +75,9 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import (
-    OpenSSHRoute,
     pinned_ssh_args,
     private_directory,
-    user_config_files,
+    route_from_options,
     without_user_configs,
     write_pinned_known_hosts,
 )
@@ -96,8 +95,6 @@ NO_HOST_KEY_CHECK_WARNING = ('host key checking is off for {hop} on the way to {
                              'a man in the middle would go unnoticed.')
 PARAMIKO_NO_FORWARD_AGENT_WARNING = ('multihop_forward_agent is ignored for {host}: the paramiko backend never '
                                      'forwards the agent.')
-# Where a user's own -F may be: it goes into the route's config instead (see user_config_files).
-USER_ARG_OPTIONS = ('ssh_args', 'ssh_common_args', 'ssh_extra_args', 'scp_extra_args', 'sftp_extra_args')
 PARAMIKO_BACKEND_OPTIONS = ('timeout', 'multihop_keepalive', 'multihop_accept_new_host_keys', 'reconnection_retries',
                             'multihop_tcp_nodelay')
 
@@ -169,16 +166,7 @@ class Connection(BuiltinSSHConnection):
         except MultihopError as e:  # the message names the host; self.host is the rejected value itself
             raise AnsibleError(f'jumphosts.multihop: {e}') from None
         try:
-            route = OpenSSHRoute(
-                self._hops,
-                unfrackpath(self.get_option('control_path_dir')),
-                ssh_executable=self.get_option('ssh_executable'),
-                connect_timeout=self.get_option('timeout'),
-                control_persist=self.get_option('multihop_control_persist'),
-                forward_agent=forward_agent,
-                tcp_nodelay=self.get_option('multihop_tcp_nodelay'),
-                user_configs=user_config_files(*(self.get_option(o) for o in USER_ARG_OPTIONS)),
-            )
+            route = route_from_options(self._hops, self.get_option)
         except MultihopError as e:
             raise AnsibleError(f'jumphosts.multihop: host {name}: {e}') from None
         if forward_agent:

@@ -59,7 +59,8 @@ class Hop:
     # Pinned host keys (multihop_known_hosts), checked lines: when set, the only keys this hop may have.
     known_hosts: tuple[str, ...] = ()
     sources: tuple[tuple[str, str], ...] = field(default=(), compare=False)
-    # Keywords in the hop's ssh arguments that only concern a target's session (see _gate.IGNORED_ON_HOPS).
+    # What the hop's ssh arguments hold that only concerns a target's session: keywords (see
+    # _gate.IGNORED_ON_HOPS) and flags such as -C or -F.
     ignored_options: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -170,11 +171,15 @@ def ssh_arg_options(tokens: list[str]):
 HopOptions = tuple[tuple[str, str], ...]
 
 
-def parse_ssh_args(args: object, where: str, *, reveal: bool = True) -> tuple[HopOptions, tuple[str, ...]]:
-    """``-o Key=Value`` and ``-i FILE`` arguments as (hop options, keywords ignored on hops); others are refused.
+def parse_ssh_args(args: object, where: str, *, reveal: bool = True,
+                   only_options: bool = True) -> tuple[HopOptions, tuple[str, ...]]:
+    """``-o Key=Value`` and ``-i FILE`` arguments as (hop options, what is ignored on hops).
 
     The gate classifies each keyword once (``hop_option_role``): allowed ones are checked by their grammar,
-    ignored ones only concern the target's session or are managed by the plugin.
+    ignored ones only concern the target's session or are managed by the plugin. Any other argument (``-C``,
+    ``-F FILE``, ``-v``) is refused where the arguments were written for this hop (``only_options``), and
+    ignored in ``ansible_ssh_common_args`` or ``ansible_ssh_extra_args``, which are often set once for all
+    hosts: a hop's connection is described in ssh_config, so they never reach it.
     """
     if args is None or args == '':
         return (), ()
@@ -190,6 +195,10 @@ def parse_ssh_args(args: object, where: str, *, reveal: bool = True) -> tuple[Ho
 
     options, ignored = [], []
     for key, value in ssh_arg_options(tokens):
+        if key is None and not only_options:
+            if value.startswith('-'):
+                ignored.append(value[:2])  # the flag alone: its value may be anything, even a secret
+            continue
         if key is None:
             raise MultihopError(f'{where}: unsupported ssh argument {shown(value, reveal)}: a hop accepts only '
                                 '"-o Key=Value" and "-i FILE"')
@@ -421,7 +430,8 @@ def _ssh_args_of(name: str, hostvars: Mapping[str, object], where: str, how: str
     for var in HOP_ARGS_VARS:
         if hostvars.get(var):
             label = f'{where} {how}{var} of {name}' if how else f'{where} {var}'
-            more, dropped = parse_ssh_args(hostvars[var], label, reveal=not is_templated(hostvars, var))
+            more, dropped = parse_ssh_args(hostvars[var], label, reveal=not is_templated(hostvars, var),
+                                           only_options=False)
             options, ignored = options + more, ignored + dropped
             sources += (('options', f'hostvars[{name}].{var}' + (' (inherited)' if how else '')),)
     return options, ignored, sources

@@ -18,6 +18,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+
+from ansible.utils.path import unfrackpath
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
@@ -207,6 +210,27 @@ class _PasswordFifo:
             os.unlink(self.path)
         with contextlib.suppress(OSError):
             os.rmdir(self._dir)
+
+
+# The connection options a route is built from, besides its hops.
+USER_ARG_OPTIONS = ('ssh_args', 'ssh_common_args', 'ssh_extra_args', 'scp_extra_args', 'sftp_extra_args')
+
+
+def route_from_options(hops: tuple[Hop, ...], get_option: Callable[[str], object]) -> OpenSSHRoute:
+    """The route the connection plugin uses for ``hops``, from its options; chain_info shows the same one.
+
+    ``get_option`` is a configured jumphosts.multihop.ssh plugin's. Nothing is opened or written.
+    """
+    return OpenSSHRoute(
+        hops,
+        unfrackpath(get_option('control_path_dir')),
+        ssh_executable=get_option('ssh_executable'),
+        connect_timeout=get_option('timeout'),
+        control_persist=get_option('multihop_control_persist'),
+        forward_agent=get_option('multihop_forward_agent'),
+        tcp_nodelay=get_option('multihop_tcp_nodelay'),
+        user_configs=user_config_files(*(get_option(name) for name in USER_ARG_OPTIONS)),
+    )
 
 
 class OpenSSHRoute:

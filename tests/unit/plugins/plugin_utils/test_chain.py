@@ -194,3 +194,13 @@ class TestNaming:
     def test_hop_label_counts_the_target(self):
         hops = resolve_hops('deep1', 'bastion2', lookup)
         assert hop_label(hops, 1) == 'hop 2/3 bastion2 jump2@10.203.3.2:2222'
+
+
+def test_flags_set_once_for_all_hosts_are_ignored_on_hops_but_not_in_a_hops_own_ssh_args():
+    inventory = {'b1': {'ansible_host': '10.0.0.1', 'ansible_ssh_common_args': '-C -F /etc/my.cfg -o BatchMode=yes'},
+                 't': {'ansible_ssh_common_args': '-C -v -o ServerAliveInterval=5'}}
+    inventory_hop, inline = resolve_hops('t', ['b1', 'ops@10.0.0.9'], inventory.get)
+    assert inventory_hop.options == () and inventory_hop.ignored_options == ('-C', '-F', 'BatchMode')
+    assert inline.options == (('ServerAliveInterval', '5'),) and inline.ignored_options == ('-C', '-v')
+    with pytest.raises(MultihopError, match="unsupported ssh argument '-C'"):
+        resolve_hops('t', [{'host': '10.0.0.9', 'ssh_args': '-C'}], inventory.get)
