@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import ipaddress
 import logging
 import os
 import socket
-import struct
 import time
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -50,12 +48,14 @@ else:
     logging.getLogger('paramiko').addHandler(logging.NullHandler())
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._bastion_audit import audit_hops
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     Hop,
     chain_digest,
     hop_label,
 )
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._hop_report import HopReport, summarize
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import (
     HOST_KEY_ACCEPTED,
     fingerprint_sha256,
@@ -67,19 +67,20 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts im
     preferred_host_key_types,
     verify_host_key,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_errors import (
+    describe_open_failure,
+    error_text,
+)
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._socks5 import (
+    describe_socks5_reply,
+    socks5_connect_request,
+    socks5_reply_length,
+)
 
-STAGES = ('tcp', 'banner', 'hostkey', 'auth', 'forward')
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_IDENTITIES = ('~/.ssh/id_ed25519', '~/.ssh/id_ecdsa', '~/.ssh/id_rsa')
 # Exit codes of the shell when nc itself cannot run on a netcat hop.
 _NC_MISSING = (126, 127)
-_CHANNEL_OPEN_FAILURES = {1: 'administratively prohibited', 2: 'connect failed', 3: 'unknown channel type',
-                          4: 'resource shortage'}
-_SOCKS5_REPLIES = {
-    1: ('general SOCKS server failure', False), 2: ('connection not allowed by ruleset', False),
-    3: ('network unreachable', True), 4: ('host unreachable', True), 5: ('connection refused', True),
-    6: ('TTL expired', True), 7: ('command not supported', False), 8: ('address type not supported', False),
-}
 
 
 def require_paramiko() -> None:
@@ -89,124 +90,6 @@ def require_paramiko() -> None:
 
 
 # --- pure helpers -----------------------------------------------------------------------------------------
-
-def describe_open_failure(code: int | None) -> tuple[str, bool]:
-    """(text, the next element's fault) for an SSH channel-open failure code."""
-    text = _CHANNEL_OPEN_FAILURES.get(code or 0, f'open failure code {code}')
-    return text, code == 2
-
-
-def socks5_connect_request(host: str, port: int) -> bytes:
-    """A SOCKS5 CONNECT request (RFC 1928) for ``host:port``."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        name = host.encode('idna')
-        if len(name) > 255:
-            raise ValueError(f'host name too long for SOCKS5: {host!r}') from None
-        target = b'\x03' + bytes([len(name)]) + name
-    else:
-        target = (b'\x01' if address.version == 4 else b'\x04') + address.packed
-    return b'\x05\x01\x00' + target + struct.pack('>H', port)
-
-
-def socks5_reply_length(head: bytes) -> int:
-    """The whole reply's length, from its first five bytes (VER REP RSV ATYP and one more)."""
-    atyp = head[3]
-    if atyp == 1:
-        return 4 + 4 + 2
-    if atyp == 4:
-        return 4 + 16 + 2
-    if atyp == 3:
-        return 4 + 1 + head[4] + 2
-    raise ValueError(f'SOCKS5 reply with unknown address type {atyp}')
-
-
-def describe_socks5_reply(code: int) -> tuple[str, bool]:
-    """(text, the next element's fault) for a SOCKS5 reply code."""
-    return _SOCKS5_REPLIES.get(code, (f'SOCKS5 reply code {code}', False))
-
-
-def _elapsed_ms(start: float, clock: Callable[[], float]) -> float:
-    return round((clock() - start) * 1000, 1)
-
-
-# --- reports ----------------------------------------------------------------------------------------------
-
-@dataclass
-class HopReport:
-    """What the walk learned about one element of the chain (a hop or the destination)."""
-
-    name: str
-    address: str
-    type: str
-    role: str = 'hop'  # 'hop' or 'target'
-    stage: str | None = None
-    ok: bool = False
-    error: str | None = None
-    latency_ms: float | None = None
-    stage_ms: dict[str, float] = field(default_factory=dict)
-    server_version: str | None = None
-    host_key_type: str | None = None
-    host_key_fingerprint: str | None = None
-    # The key as a known_hosts line ("NAMES TYPE BASE64"): public, so a scan can pin it after review.
-    host_key_line: str | None = None
-    # True or False when the element has pinned keys (multihop_known_hosts) and its key matched them or not.
-    host_key_pinned: bool | None = None
-    audit: dict[str, object] | None = None
-    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
-    _started: float = field(default=0.0, repr=False, compare=False)
-
-    def begin(self, stage: str) -> None:
-        if stage not in STAGES:
-            raise ValueError(f'unknown stage {stage!r}')
-        self.stage, self.ok, self.error = stage, False, None
-        self._started = self.clock()
-
-    def passed(self, elapsed_ms: float | None = None) -> None:
-        elapsed = _elapsed_ms(self._started, self.clock) if elapsed_ms is None else elapsed_ms
-        self.ok = True
-        self.stage_ms[self.stage] = elapsed
-        if self.stage == 'tcp':
-            self.latency_ms = elapsed
-
-    def failed(self, error: str) -> None:
-        self.ok, self.error = False, error
-
-    @property
-    def complete(self) -> bool:
-        """Every stage this element has succeeded."""
-        last = 'auth' if self.role == 'target' else 'forward'
-        return self.ok and self.stage == last
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            'name': self.name, 'address': self.address, 'type': self.type, 'role': self.role,
-            'stage': self.stage, 'ok': self.ok, 'error': self.error, 'latency_ms': self.latency_ms,
-            'stage_ms': dict(self.stage_ms), 'server_version': self.server_version,
-            'host_key_type': self.host_key_type, 'host_key_fingerprint': self.host_key_fingerprint,
-            'host_key_line': self.host_key_line, 'host_key_pinned': self.host_key_pinned, 'audit': self.audit,
-        }
-
-
-def summarize(reports: list[HopReport], target_name: str | None = None) -> dict[str, object]:
-    """The host-level verdict from per-element reports (hops first, the destination last, if probed)."""
-    reachable_through = []
-    failed = None
-    for report in reports:
-        if not report.complete:
-            failed = report
-            break
-        if report.role == 'hop':
-            reachable_through.append(report.name)
-    return {
-        'reachable': bool(reports) and failed is None,
-        'reachable_through': reachable_through,
-        'failed_hop': failed.name if failed else (None if reports else target_name),
-        'failed_stage': failed.stage if failed else None,
-        'error': (failed.error or 'not reached') if failed else (None if reports else 'nothing to probe'),
-    }
-
 
 class _StageFailure(Exception):
     """Internal: the walk stopped; which element (index into the reports) and why."""
@@ -294,7 +177,7 @@ class _Walker:
         try:
             sock = _tcp_connect(hop.host, hop.effective_port, self.settings.timeout)
         except OSError as e:
-            raise self._fail(report, f'cannot connect to {hop.host}:{hop.effective_port}: {_os_error_text(e)}') from e
+            raise self._fail(report, f'cannot connect to {hop.host}:{hop.effective_port}: {error_text(e)}') from e
         report.passed()
         return sock
 
@@ -315,11 +198,11 @@ class _Walker:
             transport.start_client(timeout=timeout)
         except (paramiko.SSHException, OSError, EOFError) as e:
             if not transport.remote_version:
-                raise self._fail(report, f'no SSH banner: {_paramiko_error_text(e)}') from e
+                raise self._fail(report, f'no SSH banner: {error_text(e)}') from e
             report.server_version = transport.remote_version
             report.passed()
             report.begin('hostkey')
-            raise self._fail(report, f'key exchange failed: {_paramiko_error_text(e)}') from e
+            raise self._fail(report, f'key exchange failed: {error_text(e)}') from e
         report.server_version = transport.remote_version
         report.passed()
 
@@ -381,7 +264,7 @@ class _Walker:
                 tried.append(what)
                 continue
             except (paramiko.SSHException, OSError) as e:
-                return f'authentication as {user} failed: {_paramiko_error_text(e)}'
+                return f'authentication as {user} failed: {error_text(e)}'
             if transport.is_authenticated():
                 return None
             return f'{user} needs further authentication ({", ".join(remaining)}), which is not supported'
@@ -393,7 +276,7 @@ class _Walker:
             except paramiko.AuthenticationException:
                 tried.append('password')
             except (paramiko.SSHException, OSError) as e:
-                return f'authentication as {user} failed: {_paramiko_error_text(e)}'
+                return f'authentication as {user} failed: {error_text(e)}'
             if transport.is_authenticated():
                 return None
         detail = '; '.join(problems)
@@ -415,7 +298,7 @@ class _Walker:
                 channel.settimeout(timeout)
                 channel.exec_command(gate.shell_command(['nc', host, str(int(port))]))
             except (paramiko.SSHException, OSError, EOFError) as e:
-                raise self._fail(report, f'cannot run nc on {hop.name}: {_paramiko_error_text(e)}') from e
+                raise self._fail(report, f'cannot run nc on {hop.name}: {error_text(e)}') from e
         else:
             reasons: list[str] = []
             try:
@@ -432,7 +315,7 @@ class _Walker:
                     raise self._fail(next_report, f'{hop.name} could not connect to {host}:{port}: {text}') from e
                 raise self._fail(report, f'{hop.name} refused to forward to {host}:{port}: {text}') from e
             except (paramiko.SSHException, OSError, EOFError) as e:
-                raise self._fail(report, f'forward to {host}:{port}: {_paramiko_error_text(e)}') from e
+                raise self._fail(report, f'forward to {host}:{port}: {error_text(e)}') from e
         report.passed()
         return channel
 
@@ -449,7 +332,7 @@ class _Walker:
             head = _recv_exact(sock, 5)
             _recv_exact(sock, socks5_reply_length(head) - 5)
         except (OSError, EOFError, ValueError) as e:
-            raise self._fail(report, f'SOCKS5 handshake failed: {_os_error_text(e)}') from e
+            raise self._fail(report, f'SOCKS5 handshake failed: {error_text(e)}') from e
         if head[1] != 0:
             text, onward = describe_socks5_reply(head[1])
             if onward and next_report is not None:
@@ -616,25 +499,6 @@ def _server_reasons(transport, reasons: list[str]):
         logger.removeFilter(catch)
 
 
-def _os_error_text(error: BaseException) -> str:
-    if isinstance(error, socket.timeout | TimeoutError):
-        return 'timed out'
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return str(error) or type(error).__name__
-
-
-def _paramiko_error_text(error: BaseException) -> str:
-    if isinstance(error, EOFError):
-        return 'connection closed'
-    if isinstance(error, OSError):
-        return _os_error_text(error)
-    text = str(error).strip()
-    if paramiko is not None and isinstance(error, paramiko.ChannelException):
-        text = describe_open_failure(error.code)[0]
-    return text or type(error).__name__
-
-
 # --- entry points -----------------------------------------------------------------------------------------
 
 @dataclass
@@ -696,44 +560,6 @@ def open_chain(hops: tuple[Hop, ...], destination: tuple[str, int], *, settings:
     return OpenedChain(channel, list(walker.used_transports), walker.reports, walker, target_transport)
 
 
-def audit_bastion(transport, timeout: float = DEFAULT_TIMEOUT) -> dict[str, object]:
-    """Whether an authenticated hop accepts an agent-forwarding request. It should refuse.
-
-    The request is sent on a fresh session channel that runs nothing and is closed at once; no
-    agent is attached, so even a server that accepts gets nothing to talk to.
-    """
-    result: dict[str, object] = {'agent_forwarding_accepted': None, 'agent_forwarding_error': None}
-    try:
-        channel = transport.open_session(timeout=timeout)
-    except (paramiko.SSHException, OSError, EOFError) as e:
-        result['agent_forwarding_error'] = f'cannot open a session: {_paramiko_error_text(e)}'
-        return result
-    try:
-        result['agent_forwarding_accepted'] = _request_agent_forwarding(channel, timeout)
-    except (paramiko.SSHException, OSError, EOFError, TimeoutError) as e:
-        result['agent_forwarding_error'] = _paramiko_error_text(e)
-    finally:
-        with contextlib.suppress(Exception):
-            channel.close()
-    return result
-
-
-def _request_agent_forwarding(channel, timeout: float) -> bool:
-    # Channel.request_forward_agent() sends want_reply=false and installs a handler, so it can
-    # neither tell the answer nor stay agent-less: send the same request with want_reply=true.
-    # The success/failure bookkeeping below is paramiko's own (Channel.exec_command uses it).
-    message = paramiko.Message()
-    message.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
-    message.add_int(channel.remote_chanid)
-    message.add_string('auth-agent-req@openssh.com')
-    message.add_boolean(True)
-    channel._event_pending()
-    channel.transport._send_user_message(message)
-    if not channel.event.wait(timeout):
-        raise TimeoutError('no answer to the agent-forwarding request')
-    return bool(channel.event_ready)
-
-
 def probe_chain(hops: tuple[Hop, ...], target: Hop, *, settings: WalkSettings | None = None,
                 audit: bool = True) -> dict[str, object]:
     """Walk to ``target`` (an inventory host, as ``ResolvedHost.endpoint``) and report; never raises for
@@ -756,9 +582,9 @@ def probe_chain(hops: tuple[Hop, ...], target: Hop, *, settings: WalkSettings | 
             failed = next((r for r in walker.reports if r.stage and not r.ok), None) \
                 or next((r for r in walker.reports if not r.complete), None)
             if failed is not None:
-                failed.failed(f'unexpected error: {_paramiko_error_text(e)}')
+                failed.failed(f'unexpected error: {error_text(e)}')
         if audit:
-            _audit_hops(walker, hops, settings)
+            audit_hops(hops, walker.reports, walker.used_transports, settings.timeout)
     finally:
         walker.close()
     reports = walker.reports
@@ -766,29 +592,3 @@ def probe_chain(hops: tuple[Hop, ...], target: Hop, *, settings: WalkSettings | 
     result['hops'] = [r.as_dict() for r in reports if r.role == 'hop']
     result['target'] = next((r.as_dict() for r in reports if r.role == 'target'), None)
     return result
-
-
-def _audit_hops(walker: _Walker, hops: tuple[Hop, ...], settings: WalkSettings) -> None:
-    transports = iter(walker.used_transports)
-    for index, hop in enumerate(hops):
-        report = walker.reports[index]
-        if hop.type == 'socks5':
-            continue
-        if not (report.stage in ('auth', 'forward') and (report.ok or report.stage == 'forward')):
-            continue  # never logged in: nothing to audit
-        transport = next(transports, None)
-        if transport is None:
-            break
-        audit = audit_bastion(transport, settings.timeout)
-        tcp_allowed = None
-        if hop.type == 'ssh' and report.stage == 'forward':
-            tcp_allowed = report.ok
-        findings = []
-        if audit['agent_forwarding_accepted']:
-            findings.append(f'{hop.name} accepts agent forwarding: anyone with root there could use a '
-                            'forwarded agent (set AllowAgentForwarding no)')
-        if tcp_allowed is False:
-            findings.append(f'{hop.name} denies TCP forwarding: use multihop_type netcat for it')
-        audit['tcp_forwarding_allowed'] = tcp_allowed
-        audit['findings'] = findings
-        report.audit = audit

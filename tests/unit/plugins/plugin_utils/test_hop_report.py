@@ -1,4 +1,4 @@
-"""The pure parts of the hop walker: SOCKS5 bytes, stage bookkeeping."""
+"""What a walk reports about each element, the host-level verdict, and the one hop error."""
 
 from __future__ import annotations
 
@@ -6,14 +6,7 @@ import pytest
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, hop_label
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops import (
-    HopReport,
-    describe_open_failure,
-    describe_socks5_reply,
-    socks5_connect_request,
-    socks5_reply_length,
-    summarize,
-)
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._hop_report import HopReport, summarize
 
 
 class FakeClock:
@@ -22,31 +15,6 @@ class FakeClock:
 
     def __call__(self):
         return self.now
-
-
-def test_socks5_request_bytes():
-    assert socks5_connect_request('10.0.0.1', 22) == b'\x05\x01\x00\x01\x0a\x00\x00\x01\x00\x16'
-    assert socks5_connect_request('::1', 2222) == b'\x05\x01\x00\x04' + b'\x00' * 15 + b'\x01' + b'\x08\xae'
-    assert socks5_connect_request('db.lab', 22) == b'\x05\x01\x00\x03\x06db.lab\x00\x16'
-    with pytest.raises(ValueError):
-        socks5_connect_request('a' * 256, 22)
-
-
-def test_socks5_reply_parsing():
-    assert socks5_reply_length(b'\x05\x00\x00\x01\x00') == 10
-    assert socks5_reply_length(b'\x05\x00\x00\x04\x00') == 22
-    assert socks5_reply_length(b'\x05\x00\x00\x03\x05') == 4 + 1 + 5 + 2
-    with pytest.raises(ValueError):
-        socks5_reply_length(b'\x05\x00\x00\x09\x00')
-    assert describe_socks5_reply(5) == ('connection refused', True)
-    assert describe_socks5_reply(2) == ('connection not allowed by ruleset', False)
-    assert describe_socks5_reply(99) == ('SOCKS5 reply code 99', False)
-
-
-def test_channel_open_failures_blame_the_right_element():
-    assert describe_open_failure(1) == ('administratively prohibited', False)
-    assert describe_open_failure(2) == ('connect failed', True)  # the next hop refused: its tcp stage
-    assert describe_open_failure(42) == ('open failure code 42', False)
 
 
 def test_hop_report_bookkeeping_and_latency():
