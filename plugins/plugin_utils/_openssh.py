@@ -23,12 +23,7 @@ from collections.abc import Callable
 from ansible.utils.path import unfrackpath
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
-    Hop,
-    chain_digest,
-    hop_label,
-    target_arg_tokens,
-)
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, hop_label
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError, MultihopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import (
     PINNED_SOURCE,
@@ -41,6 +36,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import 
     render_plugin_config,
     route_option,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._ssh_args import target_arg_tokens
 
 # ssh passes the prompt as $1. Only a password prompt gets the password; a host-key question,
 # a passphrase or anything else gets no answer, so ssh gives up.

@@ -32,13 +32,7 @@ from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNo
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
-    Hop,
-    chain_digest,
-    endpoint_hop,
-    ssh_arg_options,
-    target_arg_tokens,
-)
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, endpoint_hop
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import hop_option, record_host_key
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops import (
@@ -46,6 +40,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops 
     open_chain,
     require_paramiko,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._ssh_args import ssh_arg_options, target_arg_tokens
 
 BUFSIZE = 65536
 # An sshd over its MaxStartups drops new connections before its banner: forks that log in at the same moment

@@ -8,10 +8,10 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     endpoint_hop,
     hop_label,
     parse_hop_string,
-    parse_ssh_args,
     resolve_hops,
     resolve_host,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._ssh_args import parse_ssh_args
 
 INVENTORY = {
     'bastion1': {'ansible_host': '10.203.1.2', 'ansible_user': 'jump1', 'ansible_ssh_private_key_file': '/k/jump1',
