@@ -82,6 +82,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import
     write_pinned_known_hosts,
 )
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._option_definitions import register_option_definitions
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_run import BecomeWatcher, use_pty
 
 display = Display()
 
@@ -284,12 +285,12 @@ class Connection(BuiltinSSHConnection):
             return super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
         self._connect()
         display.vvv(f'EXEC (paramiko) {cmd}', host=self.host)
-        watcher = _paramiko().BecomeWatcher(self.become, sudoable)
+        watcher = BecomeWatcher(self.become, sudoable)
         password = None
         if not watcher.ready and self.become.expect_prompt():
             password = self.become.get_option('become_pass', playcontext=self._play_context)
         with _hop_failures():
-            return backend.exec(cmd, in_data, pty=_paramiko().use_pty(in_data, sudoable, self.get_option('use_tty')),
+            return backend.exec(cmd, in_data, pty=use_pty(in_data, sudoable, self.get_option('use_tty')),
                                 watcher=watcher, become_password=password)
 
     def put_file(self, in_path, out_path):

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 import random
-import select
 import shlex
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -29,7 +27,7 @@ except ImportError:  # the import sanity test runs without paramiko; require_par
     paramiko = None
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
-from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, endpoint_hop
@@ -40,13 +38,22 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops 
     open_chain,
     require_paramiko,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_pool import (
+    POOL,
+    SessionPool,
+    close_transport,
+)
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_run import (
+    BUFSIZE,
+    BecomeError,
+    BecomeWatcher,
+    run_command,
+)
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._ssh_args import ssh_arg_options, target_arg_tokens
 
-BUFSIZE = 65536
 # An sshd over its MaxStartups drops new connections before its banner: forks that log in at the same moment
 # meet that, so a walk that fails at an element's banner is tried again, after a random pause, this many times.
 BANNER_RETRIES = 5
-SSH_DISCONNECT_BY_APPLICATION = 11
 # ssh_config keywords in the target's ssh arguments that this backend honours; the others are the OpenSSH
 # client's business (ControlMaster, ProxyCommand, -C, ...) and are ignored here.
 TARGET_OPTIONS = {k.lower(): k for k in (
@@ -55,10 +62,6 @@ TARGET_OPTIONS = {k.lower(): k for k in (
 NO_SFTP = ('{label}: cannot copy {path}: the target has no SFTP subsystem ({reason}). The paramiko backend '
            'copies files over SFTP: enable "Subsystem sftp" in the target\'s sshd_config, or set '
            'ansible_ssh_transfer_method: piped to copy with dd over the command channel.')
-
-
-class BecomeError(Exception):
-    """Escalation failed (wrong or missing password, no prompt in time)."""
 
 
 class TransferError(Exception):
@@ -124,207 +127,7 @@ def transfer_method(option: str | None) -> str:
     return 'piped' if option == 'piped' else 'sftp'
 
 
-def use_pty(in_data: bytes | None, sudoable: bool, use_tty: bool) -> bool:
-    """As the builtin plugin's ``-tt``: a pty when nothing is piped in, so that sudo can prompt on it."""
-    return not in_data and sudoable and bool(use_tty)
-
-
-class BecomeWatcher:
-    """The builtin ssh plugin's escalation state machine, fed with the channel's output as it arrives.
-
-    ``feed`` returns the output to keep (prompt and success lines removed) and whether to send the
-    become password now; it raises ``BecomeError`` for a wrong or missing password.
-    """
-
-    AWAITING_PROMPT, AWAITING_ESCALATION, READY = 'awaiting_prompt', 'awaiting_escalation', 'ready'
-
-    def __init__(self, become, sudoable: bool):
-        self.become = become
-        if not sudoable or become is None:
-            self.state = self.READY
-        elif become.expect_prompt():
-            self.state = self.AWAITING_PROMPT
-        elif become.success:
-            self.state = self.AWAITING_ESCALATION
-        else:
-            self.state = self.READY
-        self._rest = {'stdout': b'', 'stderr': b''}
-
-    @property
-    def ready(self) -> bool:
-        return self.state == self.READY
-
-    def feed(self, source: str, chunk: bytes) -> tuple[bytes, bool]:
-        if self.ready:
-            data, self._rest[source] = self._rest[source] + chunk, b''
-            return data, False
-        kept: list[bytes] = []
-        send_password = False
-        lines = (self._rest[source] + chunk).splitlines(True)
-        self._rest[source] = b''
-        for index, line in enumerate(lines):
-            if self.ready:
-                kept += lines[index:]
-                break
-            suppress, send = self._examine(line)
-            send_password = send_password or send
-            if not suppress:
-                kept.append(line)
-        if not self.ready and kept and not kept[-1].endswith(b'\n'):
-            self._rest[source] = kept.pop()  # an incomplete line: examined again with the next chunk
-        return b''.join(kept), send_password
-
-    def flush(self, source: str) -> bytes:
-        data, self._rest[source] = self._rest[source], b''
-        return data
-
-    def _examine(self, line: bytes) -> tuple[bool, bool]:
-        """(suppress the line, send the password) for one line, moving the state on."""
-        become = self.become
-        name = become.name
-        if become.expect_prompt() and become.check_password_prompt(line):
-            if self.state == self.AWAITING_PROMPT:
-                self.state = self.AWAITING_ESCALATION
-                return True, True
-            raise BecomeError(f'Incorrect {name} password')  # prompted again: the password was refused
-        if become.success and become.check_success(line):
-            self.state = self.READY
-            return True, False
-        if become.check_incorrect_password(line):
-            raise BecomeError(f'Incorrect {name} password')
-        if become.check_missing_password(line):
-            raise BecomeError(f'Missing {name} password')
-        return False, False
-
-
-def close_transport(transport) -> None:
-    """Say goodbye (SSH_MSG_DISCONNECT, which paramiko's close() does not send), then close: the server logs a
-    disconnect by the user instead of a connection reset."""
-    if paramiko is not None and isinstance(transport, paramiko.Transport) and transport.is_active():
-        with contextlib.suppress(Exception):
-            message = paramiko.Message()
-            message.add_byte(paramiko.common.cMSG_DISCONNECT)
-            message.add_int(SSH_DISCONNECT_BY_APPLICATION)
-            message.add_string('closed by jumphosts.multihop')
-            message.add_string('')
-            transport._send_user_message(message)
-    with contextlib.suppress(Exception):
-        transport.close()
-
-
-class SessionPool:
-    """This process's open connections: hop transports by chain prefix, target sessions by route.
-
-    ``hops`` is the mapping ``open_chain`` reuses and fills (``chain_digest(hops[:i + 1])`` -> transport).
-    A worker process inherits the pool of the process that forked it, with none of its threads: such
-    entries are dropped unclosed, since closing them would talk on the parent's sockets.
-    """
-
-    def __init__(self, getpid: Callable[[], int] = os.getpid):
-        self._getpid = getpid
-        self._pid = getpid()
-        self.hops: dict[str, object] = {}
-        self.sessions: dict[str, object] = {}
-        self.uses: dict[str, tuple[str, ...]] = {}  # session key -> the hop keys its route runs over
-
-    def _own(self) -> None:
-        pid = self._getpid()
-        if pid != self._pid:
-            self._pid = pid
-            self.hops, self.sessions, self.uses = {}, {}, {}
-
-    def get(self, key: str):
-        self._own()
-        session = self.sessions.get(key)
-        if session is not None and not session.alive():
-            self.release(key)
-            return None
-        return session
-
-    def add(self, key: str, session, hop_keys: tuple[str, ...]) -> None:
-        self._own()
-        self.sessions[key] = session
-        self.uses[key] = hop_keys
-
-    def release(self, key: str, hop_keys: tuple[str, ...] = ()) -> None:
-        """Close the session and every hop transport of its route (``hop_keys`` too: a walk that failed at the
-        target leaves its hops pooled, with no session) that no other open session runs over."""
-        self._own()
-        session = self.sessions.pop(key, None)
-        hop_keys = tuple(dict.fromkeys(self.uses.pop(key, ()) + tuple(hop_keys)))
-        if session is not None:
-            session.close()
-        still_used = {k for keys in self.uses.values() for k in keys}
-        for hop_key in reversed(hop_keys):
-            if hop_key not in still_used:
-                transport = self.hops.pop(hop_key, None)
-                if transport is not None:
-                    close_transport(transport)
-
-    def close_all(self) -> None:
-        self._own()
-        for key in list(self.sessions):
-            self.release(key)
-        for transport in reversed(list(self.hops.values())):
-            close_transport(transport)
-        self.hops = {}
-
-
-POOL = SessionPool()
-
-
 # --- I/O --------------------------------------------------------------------------------------------------
-
-def _read_channel(channel, watcher: BecomeWatcher, out: list[bytes], err: list[bytes]) -> bool:
-    """Drain what the channel has; True when the password is to be sent."""
-    send_password = False
-    while channel.recv_ready():
-        kept, send = watcher.feed('stdout', channel.recv(BUFSIZE))
-        out.append(kept)
-        send_password = send_password or send
-    while channel.recv_stderr_ready():
-        kept, send = watcher.feed('stderr', channel.recv_stderr(BUFSIZE))
-        err.append(kept)
-        send_password = send_password or send
-    return send_password
-
-
-def run_command(transport, command: str, in_data: bytes | None, *, pty: bool, watcher: BecomeWatcher,
-                become_password: str | None, timeout: float) -> tuple[int, bytes, bytes]:
-    """Run ``command`` on a session channel; answer the become prompt, then pipe ``in_data`` in."""
-    channel = transport.open_session(timeout=timeout)
-    try:
-        if pty:
-            channel.get_pty(term='vt100', width=0, height=0)
-        channel.exec_command(command)
-        out: list[bytes] = []
-        err: list[bytes] = []
-        started = time.monotonic()
-        sent_input = False
-        while True:
-            if watcher.ready and not sent_input:
-                if in_data:
-                    channel.sendall(in_data)
-                if not pty:
-                    channel.shutdown_write()  # EOF on stdin, as the builtin's closed pipe
-                sent_input = True
-            if _read_channel(channel, watcher, out, err):
-                channel.sendall(to_bytes(become_password or '', errors='surrogate_or_strict') + b'\n')
-                continue
-            if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
-                break
-            if not watcher.ready and time.monotonic() - started > timeout:
-                raise BecomeError(f'Timeout ({timeout}s) waiting for privilege escalation prompt: '
-                                  + to_text(b''.join(out) + b''.join(err)))
-            if not transport.is_active():
-                raise EOFError('the connection closed while the command ran')
-            select.select([channel], [], [], 1)
-        out.append(watcher.flush('stdout'))
-        err.append(watcher.flush('stderr'))
-        return channel.recv_exit_status(), b''.join(out), b''.join(err)
-    finally:
-        channel.close()
-
 
 class TargetSession:
     """The route to one target and the login to it, as opened by ``open_chain``."""

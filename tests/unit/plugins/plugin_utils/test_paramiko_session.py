@@ -12,6 +12,8 @@ from ansible.playbook.play_context import PlayContext
 from ansible.plugins.loader import become_loader, connection_loader
 from ansible.template import Templar
 
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_pool as paramiko_pool
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_run as run
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_session as session
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import record_host_key
@@ -97,10 +99,10 @@ class TestChoices:
         assert session.transfer_method(option) == method
 
     def test_pty_as_the_builtins_tt(self):
-        assert session.use_pty(None, True, True)
-        assert not session.use_pty(b'module', True, True)
-        assert not session.use_pty(None, False, True)
-        assert not session.use_pty(None, True, False)
+        assert run.use_pty(None, True, True)
+        assert not run.use_pty(b'module', True, True)
+        assert not run.use_pty(None, False, True)
+        assert not run.use_pty(None, True, False)
 
     def test_backend_settings(self):
         assert session.backend_settings({'timeout': 5, 'multihop_keepalive': 15,
@@ -136,7 +138,7 @@ def sudo(password):
 class TestBecomeWatcher:
     def test_prompt_password_success_then_output(self):
         become = sudo('pw')
-        watcher = session.BecomeWatcher(become, sudoable=True)
+        watcher = run.BecomeWatcher(become, sudoable=True)
         assert watcher.state == watcher.AWAITING_PROMPT
         assert watcher.feed('stderr', become.prompt.encode()[:10]) == (b'', False)  # half a prompt: wait
         assert watcher.feed('stderr', become.prompt.encode()[10:]) == (b'', True)
@@ -147,28 +149,28 @@ class TestBecomeWatcher:
 
     def test_wrong_password(self):
         become = sudo('wrong')
-        watcher = session.BecomeWatcher(become, sudoable=True)
+        watcher = run.BecomeWatcher(become, sudoable=True)
         watcher.feed('stderr', become.prompt.encode())
-        with pytest.raises(session.BecomeError, match='Incorrect sudo password'):
+        with pytest.raises(run.BecomeError, match='Incorrect sudo password'):
             watcher.feed('stderr', b'Sorry, try again.\n')
 
     def test_prompted_twice_is_a_wrong_password(self):
         become = sudo('wrong')
-        watcher = session.BecomeWatcher(become, sudoable=True)
+        watcher = run.BecomeWatcher(become, sudoable=True)
         watcher.feed('stderr', become.prompt.encode())
-        with pytest.raises(session.BecomeError, match='Incorrect sudo password'):
+        with pytest.raises(run.BecomeError, match='Incorrect sudo password'):
             watcher.feed('stdout', b'\r\n' + become.prompt.encode())
 
     def test_without_password_waits_for_success_and_reports_missing(self):
         become = sudo(None)
-        watcher = session.BecomeWatcher(become, sudoable=True)
+        watcher = run.BecomeWatcher(become, sudoable=True)
         assert watcher.state == watcher.AWAITING_ESCALATION
-        with pytest.raises(session.BecomeError, match='Missing sudo password'):
+        with pytest.raises(run.BecomeError, match='Missing sudo password'):
             watcher.feed('stderr', b'sudo: a password is required\n')
 
     def test_not_sudoable_or_no_become_is_ready(self):
-        assert session.BecomeWatcher(sudo('pw'), sudoable=False).ready
-        watcher = session.BecomeWatcher(None, sudoable=True)
+        assert run.BecomeWatcher(sudo('pw'), sudoable=False).ready
+        watcher = run.BecomeWatcher(None, sudoable=True)
         assert watcher.ready and watcher.feed('stdout', b'x') == (b'x', False)
 
 
@@ -187,7 +189,7 @@ class Fake:
 
 class TestPool:
     def test_release_closes_hops_no_other_session_uses(self):
-        pool = session.SessionPool()
+        pool = paramiko_pool.SessionPool()
         shared, own = Fake(), Fake()
         pool.hops.update(b1=shared, b2=own)
         first, second = Fake(), Fake()
@@ -200,27 +202,27 @@ class TestPool:
         assert first.closed and shared.closed and pool.hops == {}
 
     def test_release_closes_the_hops_of_a_route_that_failed_at_the_target(self):
-        pool = session.SessionPool()
+        pool = paramiko_pool.SessionPool()
         hop, other = Fake(), Fake()
         pool.hops.update(b1=hop, b2=other)
         pool.release('t01', ('b1',))
         assert hop.closed and not other.closed and pool.hops == {'b2': other}
 
     def test_a_dead_session_is_released_not_returned(self):
-        pool = session.SessionPool()
+        pool = paramiko_pool.SessionPool()
         dead = Fake(alive=False)
         pool.add('t01', dead, ())
         assert pool.get('t01') is None and dead.closed
 
     def test_a_forked_child_drops_its_parents_entries_unclosed(self):
         pids = iter([1, 1, 2])
-        pool = session.SessionPool(getpid=lambda: next(pids))
+        pool = paramiko_pool.SessionPool(getpid=lambda: next(pids))
         parents = Fake()
         pool.add('t01', parents, ())
         assert pool.get('t01') is None and not parents.closed
 
     def test_close_all(self):
-        pool = session.SessionPool()
+        pool = paramiko_pool.SessionPool()
         hop, target = Fake(), Fake()
         pool.hops['b1'] = hop
         pool.add('t01', target, ('b1',))
@@ -244,7 +246,7 @@ class TestErrors:
         assert 'target t01 admin@10.203.2.11:22' in error.message
 
     def test_become_failure_is_a_task_error(self):
-        error = self.raised(session.BecomeError('Incorrect sudo password'))
+        error = self.raised(run.BecomeError('Incorrect sudo password'))
         assert not isinstance(error, AnsibleConnectionFailure) and 'Incorrect sudo password' in error.message
 
 
