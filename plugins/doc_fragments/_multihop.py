@@ -88,10 +88,11 @@ options:
   multihop_accept_new_host_keys:
     description:
       - With O(multihop_backend=paramiko), accept the host key of a hop or target that known_hosts has no entry for
-        (no key of any type under its name), and append it to that host's first C(UserKnownHostsFile)
-        (default C(~/.ssh/known_hosts)), like OpenSSH's C(StrictHostKeyChecking=accept-new). A key that differs
-        from the one recorded is still refused. C(StrictHostKeyChecking=accept-new) in a host's ssh arguments asks
-        the same for that host alone.
+        (no key of any type under its name), and append it to C(~/.ssh/known_hosts), like OpenSSH's
+        C(StrictHostKeyChecking=accept-new). A key that differs from the one recorded is still refused.
+        C(StrictHostKeyChecking=accept-new) in a host's ssh arguments asks the same for that host alone.
+      - Nothing is ever written to a known-hosts file that inventory names (C(UserKnownHostsFile)), nor added to
+        pinned keys (O(multihop_known_hosts)).
       - Off by default, so nothing is ever written to known_hosts unless asked for.
     type: bool
     default: false
