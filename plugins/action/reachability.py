@@ -14,9 +14,10 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops 
     probe_chain,
     require_paramiko,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import DEFAULT_TIMEOUT
 
 ARGUMENT_SPEC = {
-    'timeout': {'type': 'float', 'default': 10},
+    'timeout': {'type': 'float', 'default': DEFAULT_TIMEOUT},
     'audit': {'type': 'bool', 'default': True},
     'scan': {'type': 'bool', 'default': False},
 }

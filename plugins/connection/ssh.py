@@ -83,6 +83,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import
 )
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._option_definitions import register_option_definitions
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_run import BecomeWatcher, use_pty
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import BackendSettings
 
 display = Display()
 
@@ -96,8 +97,6 @@ NO_HOST_KEY_CHECK_WARNING = ('host key checking is off for {hop} on the way to {
                              'a man in the middle would go unnoticed.')
 PARAMIKO_NO_FORWARD_AGENT_WARNING = ('multihop_forward_agent is ignored for {host}: the paramiko backend never '
                                      'forwards the agent.')
-PARAMIKO_BACKEND_OPTIONS = ('timeout', 'multihop_keepalive', 'multihop_accept_new_host_keys', 'reconnection_retries',
-                            'multihop_tcp_nodelay')
 
 
 def hop_failure(error: HopError) -> AnsibleConnectionFailure:
@@ -263,8 +262,8 @@ class Connection(BuiltinSSHConnection):
                 display.vvv(f'MULTIHOP: {len(target.known_hosts)} pinned host key lines for {self.host}',
                             host=self.host)
             try:
-                settings = paramiko.backend_settings({o: self.get_option(o) for o in PARAMIKO_BACKEND_OPTIONS})
-                self._backend = paramiko.ParamikoBackend(self._hops, target, **settings)
+                settings = BackendSettings.from_options(self.get_option)
+                self._backend = paramiko.ParamikoBackend(self._hops, target, settings)
             except RuntimeError as e:  # paramiko is missing
                 raise AnsibleError(f'jumphosts.multihop: {e}') from e
             route = ' -> '.join([h.name for h in self._hops] + [self.host])

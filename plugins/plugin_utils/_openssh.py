@@ -36,6 +36,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import 
     render_plugin_config,
     route_option,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import DEFAULT_TIMEOUT
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._ssh_args import target_arg_tokens
 
 # ssh passes the prompt as $1. Only a password prompt gets the password; a host-key question,
@@ -233,8 +234,8 @@ class OpenSSHRoute:
     """The hops in front of one target, as the OpenSSH client sees them."""
 
     def __init__(self, hops: tuple[Hop, ...], runtime_dir: str, *, ssh_executable: str = 'ssh',
-                 connect_timeout: int | None = 10, control_persist: str = '60s', forward_agent: bool = False,
-                 tcp_nodelay: bool = True, user_configs: tuple[str, ...] = ()):
+                 connect_timeout: int | None = DEFAULT_TIMEOUT, control_persist: str = '60s',
+                 forward_agent: bool = False, tcp_nodelay: bool = True, user_configs: tuple[str, ...] = ()):
         self.hops = hops
         runtime_dir = gate.check_path(runtime_dir, 'control_path_dir', 'control_path_dir')
         if not runtime_dir or not runtime_dir.startswith('/'):  # the caller's message names the host
@@ -250,7 +251,7 @@ class OpenSSHRoute:
                                        ssh_executable=ssh_executable, user_configs=user_configs)
         self.forward_agent = forward_agent
         self.tcp_nodelay = tcp_nodelay
-        self.connect_timeout = connect_timeout or 10
+        self.connect_timeout = connect_timeout or DEFAULT_TIMEOUT
 
     def ssh_args(self) -> list[str]:
         """Arguments for ssh, scp and sftp that send them along the route."""

@@ -71,13 +71,13 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_error
     describe_open_failure,
     error_text,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import DEFAULT_TIMEOUT
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._socks5 import (
     describe_socks5_reply,
     socks5_connect_request,
     socks5_reply_length,
 )
 
-DEFAULT_TIMEOUT = 10.0
 DEFAULT_IDENTITIES = ('~/.ssh/id_ed25519', '~/.ssh/id_ecdsa', '~/.ssh/id_rsa')
 # Exit codes of the shell when nc itself cannot run on a netcat hop.
 _NC_MISSING = (126, 127)

@@ -19,7 +19,7 @@ import errno
 import random
 import shlex
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 
 try:
     import paramiko
@@ -49,6 +49,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_run i
     BecomeWatcher,
     run_command,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import BackendSettings
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._ssh_args import ssh_arg_options, target_arg_tokens
 
 # An sshd over its MaxStartups drops new connections before its banner: forks that log in at the same moment
@@ -181,15 +182,13 @@ def _ansible_errors(label: str) -> Iterator[None]:
 class ParamikoBackend:
     """connect / exec / put / fetch / reset / close for one target, through its hops, with paramiko."""
 
-    def __init__(self, hops: tuple[Hop, ...], target: Hop, *, timeout: float, keepalive: int,
-                 accept_new_host_keys: bool, reconnection_retries: int = 0, tcp_nodelay: bool = True,
-                 pool: SessionPool = POOL):
+    def __init__(self, hops: tuple[Hop, ...], target: Hop, settings: BackendSettings, pool: SessionPool = POOL):
         require_paramiko()
         self.hops, self.target, self.pool = hops, target, pool
-        self.timeout, self.keepalive = float(timeout or 10), int(keepalive or 0)
-        self.accept_new_host_keys = accept_new_host_keys
-        self.reconnection_retries = int(reconnection_retries or 0)
-        self.tcp_nodelay = tcp_nodelay
+        self.timeout, self.keepalive = settings.timeout, settings.keepalive
+        self.accept_new_host_keys = settings.accept_new_host_keys
+        self.reconnection_retries = settings.reconnection_retries
+        self.tcp_nodelay = settings.tcp_nodelay
         self.label = f'target {target.name} {target.address}'
         self.key = chain_digest(hops + (target,), 'paramiko')
         self._hop_keys = tuple(chain_digest(hops[:i + 1]) for i, hop in enumerate(hops) if hop.type != 'socks5')
@@ -269,11 +268,3 @@ class ParamikoBackend:
 
     def close(self) -> None:
         self.pool.release(self.key, self._hop_keys)
-
-
-def backend_settings(options: Mapping[str, object]) -> dict[str, object]:
-    """The backend's settings from the plugin's options (pure; unit-tested)."""
-    return {'timeout': options.get('timeout') or 10, 'keepalive': options.get('multihop_keepalive') or 0,
-            'accept_new_host_keys': bool(options.get('multihop_accept_new_host_keys')),
-            'reconnection_retries': options.get('reconnection_retries') or 0,
-            'tcp_nodelay': options.get('multihop_tcp_nodelay') is not False}

@@ -17,6 +17,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramik
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_session as session
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import record_host_key
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import DEFAULT_TIMEOUT, BackendSettings
 
 LAB_ARGS = '-o UserKnownHostsFile=/var/lib/multihop-lab/known_hosts -o StrictHostKeyChecking=yes'
 
@@ -104,12 +105,13 @@ class TestChoices:
         assert not run.use_pty(None, False, True)
         assert not run.use_pty(None, True, False)
 
-    def test_backend_settings(self):
-        assert session.backend_settings({'timeout': 5, 'multihop_keepalive': 15,
-                                         'multihop_accept_new_host_keys': None, 'reconnection_retries': 2}) == \
-            {'timeout': 5, 'keepalive': 15, 'accept_new_host_keys': False, 'reconnection_retries': 2,
-             'tcp_nodelay': True}
-        assert session.backend_settings({'multihop_tcp_nodelay': False})['tcp_nodelay'] is False
+    def test_backend_settings_are_read_once_from_the_plugin_options(self):
+        options = {'timeout': 5, 'multihop_keepalive': 15, 'multihop_accept_new_host_keys': None,
+                   'reconnection_retries': 2}
+        assert BackendSettings.from_options(options.get) == BackendSettings(
+            timeout=5.0, keepalive=15, accept_new_host_keys=False, reconnection_retries=2, tcp_nodelay=True)
+        assert BackendSettings.from_options({'multihop_tcp_nodelay': False}.get).tcp_nodelay is False
+        assert BackendSettings.from_options({}.get).timeout == DEFAULT_TIMEOUT
 
     def test_a_connection_dropped_before_the_banner_is_retried_a_few_times(self):
         retries = session.BANNER_RETRIES

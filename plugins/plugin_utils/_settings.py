@@ -1,0 +1,30 @@
+# Copyright (c) 2026, jumphosts.multihop contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Defaults, and the paramiko backend's settings read once from the connection plugin's options."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# Seconds for each single step (connect, login, channel open) when the plugin's timeout is not set.
+DEFAULT_TIMEOUT = 10
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """How the paramiko backend connects: built once per connection, from the plugin's options."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    keepalive: int = 0
+    accept_new_host_keys: bool = False
+    reconnection_retries: int = 0
+    tcp_nodelay: bool = True
+
+    @classmethod
+    def from_options(cls, get_option: Callable[[str], object]) -> BackendSettings:
+        return cls(timeout=float(get_option('timeout') or DEFAULT_TIMEOUT),
+                   keepalive=int(get_option('multihop_keepalive') or 0),
+                   accept_new_host_keys=bool(get_option('multihop_accept_new_host_keys')),
+                   reconnection_retries=int(get_option('reconnection_retries') or 0),
+                   tcp_nodelay=get_option('multihop_tcp_nodelay') is not False)
