@@ -61,8 +61,8 @@ EXAMPLES = r"""
 import contextlib
 import os
 
-from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
-from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible.errors import AnsibleAuthenticationFailure, AnsibleConnectionFailure, AnsibleError
+from ansible.module_utils.common.text.converters import to_bytes
 from ansible.plugins.connection.ssh import Connection as BuiltinSSHConnection
 from ansible.utils.display import Display
 from ansible.utils.path import unfrackpath
@@ -75,6 +75,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import (
+    OpenSSHBackend,
     pinned_ssh_args,
     private_directory,
     route_from_options,
@@ -82,7 +83,6 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import
     write_pinned_known_hosts,
 )
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._option_definitions import register_option_definitions
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_run import BecomeWatcher, use_pty
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import BackendSettings
 
 display = Display()
@@ -229,100 +229,87 @@ class Connection(BuiltinSSHConnection):
         display.vvv(f'MULTIHOP ROUTE: {" -> ".join(h.name for h in self._hops)} -> {self.host}', host=self.host)
         return command[:1] + [to_bytes(arg) for arg in pins + route.ssh_args()] + command[1:]
 
-    # --- the backend seam: multihop_backend=paramiko runs everything below in-process, OpenSSH never runs ----
+    # --- the backend seam: one interface (plugin_utils/_backend.py), chosen once per connection --------------
 
-    def _multihop_backend(self):
-        """The factory: a ParamikoBackend when multihop_backend is paramiko, None for the builtin's OpenSSH path."""
-        if self.get_option('multihop_backend') != 'paramiko':
-            return None
+    def _backend_for(self):
+        """The factory: the paramiko backend when multihop_backend says so, else the builtin's OpenSSH code."""
         if self._backend is None:
-            if self._route_error:
-                raise AnsibleError(f'jumphosts.multihop: {self._route_error}')
-            self.host = self.get_option('host') or self._play_context.remote_addr
-            if self.get_option('multihop_forward_agent'):
-                display.warning(PARAMIKO_NO_FORWARD_AGENT_WARNING.format(host=self.host))
-            if self.get_option('private_key'):
-                raise AnsibleError('jumphosts.multihop: the paramiko backend takes keys from files or an agent: '
-                                   'use ansible_ssh_private_key_file instead of ansible_ssh_private_key')
-            self._warn_about_hop_host_keys()
-            key_file = self.get_option('private_key_file')
-            paramiko = _paramiko()
-            try:
-                target = paramiko.target_hop(
-                    self._inventory_name or self.host, self.host, self.get_option('port'),
-                    self.get_option('remote_user'),
-                    private_key_file=os.path.expanduser(key_file) if key_file else None,
-                    password=self.get_option('password'),
-                    ssh_args=tuple(self.get_option(o) for o in ('ssh_args', 'ssh_common_args', 'ssh_extra_args')),
-                    host_key_checking=self.get_option('host_key_checking'),
-                    known_hosts=self.get_option('multihop_known_hosts'))
-            except MultihopError as e:
-                raise AnsibleError(f'jumphosts.multihop: {e}') from None
-            if target.known_hosts:
-                display.vvv(f'MULTIHOP: {len(target.known_hosts)} pinned host key lines for {self.host}',
-                            host=self.host)
-            try:
-                settings = BackendSettings.from_options(self.get_option)
-                self._backend = paramiko.ParamikoBackend(self._hops, target, settings)
-            except RuntimeError as e:  # paramiko is missing
-                raise AnsibleError(f'jumphosts.multihop: {e}') from e
-            route = ' -> '.join([h.name for h in self._hops] + [self.host])
-            display.vvv(f'MULTIHOP ROUTE (paramiko): {route}', host=self.host)
+            if self.get_option('multihop_backend') == 'paramiko':
+                self._backend = self._paramiko_backend()
+            else:
+                self._backend = OpenSSHBackend(self, BuiltinSSHConnection)
         return self._backend
 
+    def _paramiko_backend(self):
+        if self._route_error:
+            raise AnsibleError(f'jumphosts.multihop: {self._route_error}')
+        self.host = self.get_option('host') or self._play_context.remote_addr
+        if self.get_option('multihop_forward_agent'):
+            display.warning(PARAMIKO_NO_FORWARD_AGENT_WARNING.format(host=self.host))
+        if self.get_option('private_key'):
+            raise AnsibleError('jumphosts.multihop: the paramiko backend takes keys from files or an agent: '
+                               'use ansible_ssh_private_key_file instead of ansible_ssh_private_key')
+        self._warn_about_hop_host_keys()
+        key_file = self.get_option('private_key_file')
+        paramiko = _paramiko()
+        try:
+            target = paramiko.target_hop(
+                self._inventory_name or self.host, self.host, self.get_option('port'), self.get_option('remote_user'),
+                private_key_file=os.path.expanduser(key_file) if key_file else None,
+                password=self.get_option('password'),
+                ssh_args=tuple(self.get_option(o) for o in ('ssh_args', 'ssh_common_args', 'ssh_extra_args')),
+                host_key_checking=self.get_option('host_key_checking'),
+                known_hosts=self.get_option('multihop_known_hosts'))
+        except MultihopError as e:
+            raise AnsibleError(f'jumphosts.multihop: {e}') from None
+        if target.known_hosts:
+            display.vvv(f'MULTIHOP: {len(target.known_hosts)} pinned host key lines for {self.host}', host=self.host)
+        try:
+            backend = paramiko.ParamikoBackend(self._hops, target, BackendSettings.from_options(self.get_option), self)
+        except RuntimeError as e:  # paramiko is missing
+            raise AnsibleError(f'jumphosts.multihop: {e}') from e
+        display.vvv(f'MULTIHOP ROUTE (paramiko): {" -> ".join([h.name for h in self._hops] + [self.host])}',
+                    host=self.host)
+        return backend
+
     def _connect(self):
-        backend = self._multihop_backend()
-        if backend is not None and not self._connected:
+        if not self._connected:
+            backend = self._backend_for()
             with _hop_failures():
                 backend.connect()
-            self._connected = True
+            self._connected = backend.in_process  # as the builtin, whose code keeps nothing open between calls
         return self
 
     def exec_command(self, cmd, in_data=None, sudoable=True):
-        backend = self._multihop_backend()
-        if backend is None:
-            return super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
-        self._connect()
-        display.vvv(f'EXEC (paramiko) {cmd}', host=self.host)
-        watcher = BecomeWatcher(self.become, sudoable)
-        password = None
-        if not watcher.ready and self.become.expect_prompt():
-            password = self.become.get_option('become_pass', playcontext=self._play_context)
+        backend = self._backend_for()
+        if backend.in_process:  # the builtin's code connects and says what it runs itself
+            self._connect()
+            display.vvv(f'EXEC ({backend.name}) {cmd}', host=self.host)
         with _hop_failures():
-            return backend.exec(cmd, in_data, pty=use_pty(in_data, sudoable, self.get_option('use_tty')),
-                                watcher=watcher, become_password=password)
+            return backend.exec(cmd, in_data, sudoable)
 
     def put_file(self, in_path, out_path):
-        backend = self._multihop_backend()
-        if backend is None:
-            return super().put_file(in_path, out_path)
-        self._connect()
-        display.vvv(f'PUT (paramiko) {in_path} TO {out_path}', host=self.host)
-        if not os.path.exists(to_bytes(in_path, errors='surrogate_or_strict')):
-            raise AnsibleFileNotFound(f'file or module does not exist: {to_native(in_path)}')
+        backend = self._backend_for()
+        if backend.in_process:
+            self._connect()
+            display.vvv(f'PUT ({backend.name}) {in_path} TO {out_path}', host=self.host)
         with _hop_failures():
-            backend.put(in_path, out_path, _paramiko().transfer_method(self.get_option('ssh_transfer_method')))
-        return 0, b'', b''
+            return backend.put(in_path, out_path)
 
     def fetch_file(self, in_path, out_path):
-        backend = self._multihop_backend()
-        if backend is None:
-            return super().fetch_file(in_path, out_path)
-        self._connect()
-        display.vvv(f'FETCH (paramiko) {in_path} TO {out_path}', host=self.host)
+        backend = self._backend_for()
+        if backend.in_process:
+            self._connect()
+            display.vvv(f'FETCH ({backend.name}) {in_path} TO {out_path}', host=self.host)
         with _hop_failures():
-            backend.fetch(in_path, out_path, _paramiko().transfer_method(self.get_option('ssh_transfer_method')))
-        return 0, b'', b''
+            return backend.fetch(in_path, out_path)
 
     def reset(self):
-        backend = self._multihop_backend()
-        if backend is None:
-            return super().reset()
-        backend.reset()  # only this process's connections: the one that ran reset_connection holds none
+        # Only this process's connections: the one that ran reset_connection holds none on paramiko.
+        self._backend_for().reset()
         self._connected = False
-        return None
 
     def close(self):
         if self._backend is not None:
             self._backend.close()
-        super().close()
+        self._connected = False

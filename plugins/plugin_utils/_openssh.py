@@ -23,6 +23,7 @@ from collections.abc import Callable
 from ansible.utils.path import unfrackpath
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._backend import Backend
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, hop_label
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError, MultihopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import (
@@ -361,3 +362,31 @@ class OpenSSHRoute:
         else:
             write_private_file(path, ASKPASS_SCRIPT, mode=0o700)
         return path
+
+
+class OpenSSHBackend(Backend):
+    """ansible.builtin.ssh's own code, run for the plugin: the route reaches it through ``_build_command``."""
+
+    name = 'openssh'
+    in_process = False
+
+    def __init__(self, connection, builtin):
+        self._connection, self._builtin = connection, builtin
+
+    def connect(self) -> None:
+        self._builtin._connect(self._connection)
+
+    def exec(self, command: str, in_data: bytes | None, sudoable: bool) -> tuple[int, bytes, bytes]:
+        return self._builtin.exec_command(self._connection, command, in_data=in_data, sudoable=sudoable)
+
+    def put(self, in_path: str, out_path: str) -> tuple[int, bytes, bytes]:
+        return self._builtin.put_file(self._connection, in_path, out_path)
+
+    def fetch(self, in_path: str, out_path: str) -> tuple[int, bytes, bytes]:
+        return self._builtin.fetch_file(self._connection, in_path, out_path)
+
+    def reset(self) -> None:
+        self._builtin.reset(self._connection)
+
+    def close(self) -> None:
+        self._builtin.close(self._connection)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import random
 import shlex
 import time
@@ -27,9 +28,10 @@ except ImportError:  # the import sanity test runs without paramiko; require_par
     paramiko = None
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
-from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.common.text.converters import to_bytes, to_text
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._backend import Backend
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, endpoint_hop
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import hop_option, record_host_key
@@ -48,6 +50,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_run i
     BecomeError,
     BecomeWatcher,
     run_command,
+    use_pty,
 )
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import BackendSettings
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._ssh_args import ssh_arg_options, target_arg_tokens
@@ -179,11 +182,17 @@ def _ansible_errors(label: str) -> Iterator[None]:
         raise
 
 
-class ParamikoBackend:
+class ParamikoBackend(Backend):
     """connect / exec / put / fetch / reset / close for one target, through its hops, with paramiko."""
 
-    def __init__(self, hops: tuple[Hop, ...], target: Hop, settings: BackendSettings, pool: SessionPool = POOL):
+    name = 'paramiko'
+    in_process = True
+
+    def __init__(self, hops: tuple[Hop, ...], target: Hop, settings: BackendSettings, connection=None,
+                 pool: SessionPool = POOL):
         require_paramiko()
+        # The plugin: its become plugin and its use_tty and ssh_transfer_method options, read per call.
+        self.connection = connection
         self.hops, self.target, self.pool = hops, target, pool
         self.timeout, self.keepalive = settings.timeout, settings.keepalive
         self.accept_new_host_keys = settings.accept_new_host_keys
@@ -224,37 +233,54 @@ class ParamikoBackend:
         with _ansible_errors(self.label):
             self._session()
 
-    def exec(self, command: str, in_data: bytes | None, *, pty: bool, watcher: BecomeWatcher,
-             become_password: str | None) -> tuple[int, bytes, bytes]:
+    def exec(self, command: str, in_data: bytes | None, sudoable: bool) -> tuple[int, bytes, bytes]:
+        become = self.connection.become
+        watcher = BecomeWatcher(become, sudoable)
+        password = None
+        if not watcher.ready and become.expect_prompt():
+            password = become.get_option('become_pass', playcontext=self.connection._play_context)
+        pty = use_pty(in_data, sudoable, self.connection.get_option('use_tty'))
+        return self.run(command, in_data, pty=pty, watcher=watcher, become_password=password)
+
+    def run(self, command: str, in_data: bytes | None, *, pty: bool, watcher: BecomeWatcher,
+            become_password: str | None) -> tuple[int, bytes, bytes]:
+        """Run ``command`` with the become handling already decided."""
         with _ansible_errors(self.label):
             return run_command(self._session().transport, command, in_data, pty=pty, watcher=watcher,
                                become_password=become_password, timeout=self.timeout)
 
-    def put(self, in_path: str, out_path: str, method: str) -> None:
+    def _transfer_method(self) -> str:
+        return transfer_method(self.connection.get_option('ssh_transfer_method'))
+
+    def put(self, in_path: str, out_path: str) -> tuple[int, bytes, bytes]:
         with _ansible_errors(self.label):
-            if method == 'piped':
+            if not os.path.exists(to_bytes(in_path, errors='surrogate_or_strict')):
+                raise AnsibleFileNotFound(f'file or module does not exist: {to_text(in_path)}')
+            if self._transfer_method() == 'piped':
                 with open(in_path, 'rb') as source:
                     data = source.read()
                 self._piped(f'dd of={shlex.quote(out_path)} bs={BUFSIZE}', data, out_path)
-                return
+                return 0, b'', b''
             try:
                 self._session().sftp(out_path).put(in_path, out_path)
             except OSError as e:
                 raise TransferError(f'{self.label}: cannot copy to {out_path}: {e.strerror or e}') from e
+        return 0, b'', b''
 
-    def fetch(self, in_path: str, out_path: str, method: str) -> None:
+    def fetch(self, in_path: str, out_path: str) -> tuple[int, bytes, bytes]:
         with _ansible_errors(self.label):
-            if method == 'piped':
+            if self._transfer_method() == 'piped':
                 data = self._piped(f'dd if={shlex.quote(in_path)} bs={BUFSIZE}', None, in_path)
                 with open(out_path, 'wb') as target:
                     target.write(data)
-                return
+                return 0, b'', b''
             try:
                 self._session().sftp(in_path).get(in_path, out_path)
             except OSError as e:
                 if e.errno == errno.ENOENT:
                     raise AnsibleFileNotFound(f'jumphosts.multihop: {self.label}: {in_path} does not exist') from e
                 raise TransferError(f'{self.label}: cannot fetch {in_path}: {e.strerror or e}') from e
+        return 0, b'', b''
 
     def _piped(self, command: str, data: bytes | None, path: str) -> bytes:
         rc, out, err = run_command(self._session().transport, command, data, pty=False,

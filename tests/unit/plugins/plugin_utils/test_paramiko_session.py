@@ -15,8 +15,10 @@ from ansible.template import Templar
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_pool as paramiko_pool
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_run as run
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_session as session
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._backend import Backend
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import record_host_key
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import OpenSSHBackend
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import DEFAULT_TIMEOUT, BackendSettings
 
 LAB_ARGS = '-o UserKnownHostsFile=/var/lib/multihop-lab/known_hosts -o StrictHostKeyChecking=yes'
@@ -269,7 +271,7 @@ def plugin(variables):
 
 class TestPluginSeam:
     def test_paramiko_backend_gets_the_route_and_the_target_from_the_options(self):
-        backend = plugin({})._multihop_backend()
+        backend = plugin({})._backend_for()
         assert isinstance(backend, session.ParamikoBackend)
         assert [hop.name for hop in backend.hops] == ['bastion1']
         target = backend.target
@@ -279,17 +281,23 @@ class TestPluginSeam:
         assert backend.keepalive == 15 and backend.accept_new_host_keys is False
         assert backend.label == 'target t01 admin@10.203.2.11:22'
 
-    def test_openssh_is_the_default_and_has_no_backend_object(self):
-        assert plugin({'multihop_backend': 'openssh'})._multihop_backend() is None
+    def test_openssh_is_the_default_and_runs_the_builtins_code(self):
+        backend = plugin({'multihop_backend': 'openssh'})._backend_for()
+        assert isinstance(backend, OpenSSHBackend) and not backend.in_process
+
+    @pytest.mark.parametrize('backend_class', [OpenSSHBackend, session.ParamikoBackend])
+    def test_every_backend_implements_the_one_interface(self, backend_class):
+        assert issubclass(backend_class, Backend) and not backend_class.__abstractmethods__
+        assert backend_class.name in ('openssh', 'paramiko')
 
     def test_a_bad_chain_is_reported_before_connecting(self):
         connection = plugin({'multihop_via': [{'host': 'x\nProxyCommand touch /tmp/p'}]})
         with pytest.raises(AnsibleError, match=r'host t01: multihop_via\[0\]: invalid host'):
-            connection._multihop_backend()
+            connection._backend_for()
 
     def test_key_content_is_refused_with_a_way_out(self):
         with pytest.raises(AnsibleError, match='ansible_ssh_private_key_file'):
-            plugin({'ansible_ssh_private_key': 'KEY'})._multihop_backend()
+            plugin({'ansible_ssh_private_key': 'KEY'})._backend_for()
 
     def test_reset_without_a_connection_opens_nothing(self):
         connection = plugin({})
