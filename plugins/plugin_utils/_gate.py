@@ -175,7 +175,7 @@ def check_option(key: object, value: object, where: str, *, reveal: bool = True)
         if value.lower() not in grammar:
             raise _refuse(where, what, value, 'expected one of ' + ', '.join(grammar), reveal)
     elif grammar == 'host':
-        check_host(value, f'{where} {key}', reveal=reveal)
+        value = check_host(value, f'{where} {key}', reveal=reveal)  # brackets off: ssh_config takes none here
     elif grammar == 'path':
         check_path(value, what, where, reveal=reveal)
     elif grammar == 'paths':
