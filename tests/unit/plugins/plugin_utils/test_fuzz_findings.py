@@ -58,3 +58,14 @@ def test_control_persist_beyond_what_openssh_holds_is_refused(value):
         render_inventory_config([resolve_host('t0', INVENTORY.get)], control=ControlMasterSettings('/cm', value))
     with pytest.raises(MultihopError, match='invalid multihop_control_persist'):
         OpenSSHRoute(resolve_hops('t0', 'bastion', INVENTORY.get), '/cp', control_persist=value)
+
+
+def test_an_inventory_hostname_with_a_newline_gives_a_one_line_error():
+    # The name of a hop that is an inventory host went into the message as it was: one error, several lines.
+    name = 'x\nMatch exec "touch /tmp/canary"\n#'
+    inventory = {name: {'ansible_host': '10.0.0.2'}, 't0': {'multihop_via': name}}
+    with pytest.raises(MultihopError) as error:
+        resolve_hops('t0', name, inventory.get)
+    assert str(error.value).isprintable()
+    assert str(error.value).startswith('host t0: multihop_via[0] (x\\nMatch exec "touch /tmp/canary"\\n#): invalid '
+                                       'inventory hostname')
