@@ -47,7 +47,7 @@ UNIT_ARGS := -p pytest_collection_loader --import-mode=importlib
 # Integration tests and tools call `ansible-playbook` from PATH: put the right venv first.
 with_venv = PATH=$(1)/bin:$$PATH ANSIBLE_PLAYBOOK=$(1)/bin/ansible-playbook $(TEST_ENV)
 
-.PHONY: help deps venv install lint sanity unit ee integration integration-2.19 molecule \
+.PHONY: help deps venv install lint sanity unit fuzz ee integration integration-2.19 molecule \
         benchmark demo lab-up lab-down lab-status test clean distclean
 
 help: ## List targets
@@ -97,6 +97,13 @@ sanity: install ## ansible-test sanity on ansible-core 2.21, Python 3.12, offlin
 unit: install ## pytest tests/unit on ansible-core 2.21 and 2.19
 	$(TEST_ENV) $(VENV)/bin/python -m pytest $(UNIT_ARGS) tests/unit
 	$(TEST_ENV) $(VENV219)/bin/python -m pytest $(UNIT_ARGS) tests/unit
+
+# The rendering fuzzer (tests/unit/plugins/plugin_utils/test_fuzz_rendering.py) runs in `unit` with a fixed
+# seed and a few hundred examples per property; this runs it with FUZZ_EXAMPLES examples per property.
+FUZZ_EXAMPLES ?= 5000
+fuzz: install ## The rendering fuzzer alone, FUZZ_EXAMPLES (5000) examples per property, ansible-core 2.21
+	MULTIHOP_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(TEST_ENV) $(VENV)/bin/python -m pytest $(UNIT_ARGS) \
+	  tests/unit/plugins/plugin_utils/test_fuzz_rendering.py
 
 ee: install ## ansible-builder create with this collection, and its introspection
 	$(TEST_ENV) $(VENV)/bin/python -m pytest $(UNIT_ARGS) tests/ee

@@ -9,7 +9,14 @@ SHOWN_LIMIT = 40
 
 
 class MultihopError(ValueError):
-    """Bad chain definition or setting. The message names the host and, where known, the hop."""
+    """Bad chain definition or setting. The message names the host and, where known, the hop.
+
+    A message is one line of printable text: any other character (a newline in an inventory hostname
+    that a message names, say) is escaped, so that no part of it can pass for another line of output.
+    """
+
+    def __init__(self, message: object = ''):
+        super().__init__(''.join(c if c.isprintable() else ascii(c)[1:-1] for c in str(message)))
 
 
 class HopError(Exception):

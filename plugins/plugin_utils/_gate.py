@@ -30,6 +30,9 @@ _PORT_RE = re.compile(r'[0-9]{1,5}\Z')
 # "$": OpenSSH expands %-tokens and ${VARIABLES} in paths.
 _PATH_RE = re.compile(r'(?:~/?)?(?:[A-Za-z0-9._+@,:/-]| (?! )){0,4096}\Z')
 _TIME_RE = re.compile(r'(?:[0-9]{1,9}[smhdwSMHDW]?)+\Z')
+_TIME_PART_RE = re.compile(r'([0-9]+)([smhdwSMHDW]?)')
+_TIME_UNITS = {'': 1, 's': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
+_MAX_TIME = 2**31 - 1  # OpenSSH's convtime() refuses more seconds than an int holds
 _INT_RE = re.compile(r'[0-9]{1,9}\Z')
 # Algorithm lists such as "-*cbc,+ssh-rsa" or "^curve25519-sha256": no whitespace, no quotes.
 _LIST_RE = re.compile(r'[A-Za-z0-9@._+,^*-]{1,2048}\Z')
@@ -183,10 +186,18 @@ def check_path(value: object, what: str, where: str, *, reveal: bool = True) -> 
 
 
 def check_time(value: object, what: str, where: str) -> str:
-    """An OpenSSH time such as 60, 60s, 10m or 1h30m; ``yes`` and ``no`` too (ControlPersist)."""
+    """An OpenSSH time such as 60, 60s, 10m or 1h30m; ``yes`` and ``no`` too (ControlPersist).
+
+    Returns the text to write: ``yes``/``no`` in lower case (OpenSSH takes no other spelling), and a
+    time only if OpenSSH can hold it (at most 2**31 - 1 seconds).
+    """
     text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-    if text is None or not (text.lower() in _BOOL or _TIME_RE.match(text)):
-        raise _refuse(where, what, value, 'expected yes, no or a time such as 60s, 10m or 1h30m', True)
+    if text is not None and text.lower() in _BOOL:
+        return text.lower()
+    seconds = sum(int(number) * _TIME_UNITS[unit.lower()] for number, unit in _TIME_PART_RE.findall(text or ''))
+    if text is None or not _TIME_RE.match(text) or seconds > _MAX_TIME:
+        raise _refuse(where, what, value, 'expected yes, no or a time such as 60s, 10m or 1h30m (at most 68 years)',
+                      True)
     return text
 
 
@@ -233,7 +244,7 @@ def check_option(key: object, value: object, where: str, *, reveal: bool = True)
         if value.lower() not in grammar:
             raise _refuse(where, what, value, 'expected one of ' + ', '.join(grammar), reveal)
     elif grammar == 'host':
-        check_host(value, f'{where} {key}', reveal=reveal)
+        value = check_host(value, f'{where} {key}', reveal=reveal)  # brackets off: ssh_config takes none here
     elif grammar == 'path':
         check_path(value, what, where, reveal=reveal)
     elif grammar == 'paths':

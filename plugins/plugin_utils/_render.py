@@ -227,11 +227,11 @@ def control_master_options(alias: str, control: ControlMasterSettings) -> list[t
             MAX_CONTROL_PATH:
         raise MultihopError(f'ssh_config: ControlMaster directory {gate.shown(directory)} is too long for a UNIX '
                             'socket')
-    gate.check_time(control.persist, 'ControlPersist', 'ssh_config')
+    persist = gate.check_time(control.persist, 'ControlPersist', 'ssh_config')
     # %C (a hash of host, port and user) alone would let the same address behind two bastions share a master.
     tag = hashlib.sha256(alias.encode('utf-8')).hexdigest()[:10]
     return [('ControlMaster', 'auto'), ('ControlPath', f'{directory.rstrip("/")}/mh-{tag}-%C'),
-            ('ControlPersist', control.persist)]
+            ('ControlPersist', persist)]
 
 
 def render_inventory_config(hosts: list[ResolvedHost], *, patterns: Mapping[str, object] | None = None,

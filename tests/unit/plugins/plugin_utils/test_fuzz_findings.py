@@ -1,0 +1,71 @@
+"""Plain regression tests for what the rendering fuzzer (test_fuzz_rendering.py) found."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
+    MultihopError,
+    resolve_hops,
+    resolve_host,
+)
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._gate import check_time
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import OpenSSHRoute
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
+    ControlMasterSettings,
+    RuntimeSettings,
+    render_inventory_config,
+    render_plugin_config,
+)
+
+INVENTORY = {'bastion': {'ansible_host': '10.0.0.2'}, 't0': {'ansible_host': '10.0.0.5', 'multihop_via': 'bastion'}}
+
+
+def test_a_hop_option_naming_a_bracketed_address_is_written_without_brackets():
+    # The host grammar took "[::1]" but handed on the value with its brackets, which the ssh_config quoting
+    # then refused with a message that named no host: BindAddress or HostKeyAlias in brackets could not be used.
+    inventory = {'bastion': {'ansible_host': '10.0.0.2', 'ansible_ssh_common_args': '-o BindAddress=[::1]'},
+                 't0': {'ansible_host': '10.0.0.5', 'multihop_via': 'bastion',
+                        'ansible_ssh_common_args': '-o HostKeyAlias=[2001:DB8::1]'}}
+    text = render_inventory_config([resolve_host('t0', inventory.get)])
+    assert '  BindAddress ::1\n' in text
+    assert '  HostKeyAlias 2001:db8::1\n' in text
+
+
+def test_control_persist_given_as_a_number_is_written():
+    # ControlMasterSettings(persist=600), as the ssh_config role passes `ssh_config_control_persist: 600`, wrote the
+    # unchecked int: TypeError in the ssh_config quoting instead of a line.
+    text = render_inventory_config([resolve_host('t0', INVENTORY.get)], control=ControlMasterSettings('/cm', 600))
+    assert text.count('  ControlPersist 600\n') == 2
+
+
+@pytest.mark.parametrize(('value', 'written'), [('YES', 'yes'), (' No ', 'no'), ('2147483647', '2147483647'),
+                                                ('1h30M', '1h30M'), (3600, '3600')])
+def test_control_persist_is_written_as_openssh_reads_it(value, written):
+    # OpenSSH takes only a lower-case yes or no: "ControlPersist YES" made ssh refuse the whole file.
+    assert check_time(value, 'ControlPersist', 'ssh_config') == written
+    text = render_inventory_config([resolve_host('t0', INVENTORY.get)], control=ControlMasterSettings('/cm', value))
+    assert f'  ControlPersist {written}\n' in text
+    hops = resolve_hops('t0', 'bastion', INVENTORY.get)
+    text = render_plugin_config(hops, RuntimeSettings(control_dir='/cp', config_path='/cp/c', control_persist=value))
+    assert f'  ControlPersist {written}\n' in text
+
+
+@pytest.mark.parametrize('value', ['2147483648', '999999999w', '99999999999999999', '35791395m'])
+def test_control_persist_beyond_what_openssh_holds_is_refused(value):
+    # More seconds than an int holds: OpenSSH refused the rendered file ("Bad ControlPersist argument").
+    with pytest.raises(MultihopError, match='invalid ControlPersist'):
+        render_inventory_config([resolve_host('t0', INVENTORY.get)], control=ControlMasterSettings('/cm', value))
+    with pytest.raises(MultihopError, match='invalid multihop_control_persist'):
+        OpenSSHRoute(resolve_hops('t0', 'bastion', INVENTORY.get), '/cp', control_persist=value)
+
+
+def test_an_inventory_hostname_with_a_newline_gives_a_one_line_error():
+    # The name of a hop that is an inventory host went into the message as it was: one error, several lines.
+    name = 'x\nMatch exec "touch /tmp/canary"\n#'
+    inventory = {name: {'ansible_host': '10.0.0.2'}, 't0': {'multihop_via': name}}
+    with pytest.raises(MultihopError) as error:
+        resolve_hops('t0', name, inventory.get)
+    assert str(error.value).isprintable()
+    assert str(error.value).startswith('host t0: multihop_via[0] (x\\nMatch exec "touch /tmp/canary"\\n#): invalid '
+                                       'inventory hostname')
