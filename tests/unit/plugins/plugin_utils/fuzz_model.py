@@ -13,7 +13,10 @@ import shlex
 import socket
 from dataclasses import dataclass, field
 
-MANAGED = frozenset(('controlmaster', 'controlpath', 'controlpersist'))
+# The classification of keywords for hops is policy, not rendering: the model takes it from the gate.
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._gate import IGNORED_ON_HOPS
+
+NO_KNOWN_HOSTS = frozenset(('/dev/null', 'none'))
 MULTI_WORD = frozenset(('userknownhostsfile', 'globalknownhostsfile', 'ipqos', 'rekeylimit'))
 TRUE = frozenset(('1', 'true', 'yes', 'on', 'y', 't'))
 # How ssh -G prints StrictHostKeyChecking, and the keywords it prints under another name.
@@ -98,15 +101,21 @@ def boolean(value) -> bool | None:
     return str(value).strip().lower() in TRUE
 
 
-def options(args) -> list[tuple[str, str]]:
-    """``-o Key=Value`` and ``-i FILE`` as ssh reads them from its command line (the managed ones left out)."""
+def options(args, only_options: bool = True) -> list[tuple[str, str]]:
+    """``-o Key=Value`` and ``-i FILE`` as ssh reads them from its command line, less what hops ignore.
+
+    Any other word is refused where it was written for the hop (``only_options``) and ignored in
+    ``ansible_ssh_common_args`` and ``ansible_ssh_extra_args``.
+    """
     if not args:  # nothing to read, whatever its type
         return []
     tokens = shlex.split(args) if isinstance(args, str) else list(args)
     result = []
     while tokens:
         token = tokens.pop(0)
-        assert token[:2] in ('-o', '-i'), f'accepted ssh argument {token!r}'
+        if token[:2] not in ('-o', '-i') or (token in ('-o', '-i') and not tokens):
+            assert not only_options, f'accepted ssh argument {token!r}'
+            continue
         text = token[2:] or tokens.pop(0)
         if token.startswith('-i'):
             result.append(('IdentityFile', text))
@@ -117,9 +126,16 @@ def options(args) -> list[tuple[str, str]]:
         key, value = key.strip(), value.strip()
         if key.lower() in ('bindaddress', 'hostkeyalias'):  # the host grammar: as HostName
             value = host(value)
-        if key.lower() not in MANAGED:
-            result.append((key, value))
+        if key.lower() in IGNORED_ON_HOPS or (key.lower() == 'forwardagent' and value.lower() == 'no'):
+            continue
+        result.append((key, value))
     return result
+
+
+def args_of(values: dict) -> list[tuple[str, str]]:
+    """A host's ansible_ssh_common_args and ansible_ssh_extra_args, as its hops read them."""
+    return (options(values.get('ansible_ssh_common_args'), only_options=False)
+            + options(values.get('ansible_ssh_extra_args'), only_options=False))
 
 
 def inline_alias(hop_host: str, hop_port: int | None) -> str:
@@ -134,13 +150,13 @@ def from_vars(name: str, values: dict, with_options: bool = True) -> Want:
     return Want(name, name, host(first('ansible_host', 'ansible_ssh_host') or name),
                 port(first('ansible_port', 'ansible_ssh_port')), set_value(first('ansible_user', 'ansible_ssh_user')),
                 set_value(first('ansible_ssh_private_key_file')), set_value(values.get('multihop_type')) or 'ssh',
-                boolean(first('ansible_host_key_checking')), set_value(values.get('ansible_password')),
-                options(values.get('ansible_ssh_common_args')) + options(values.get('ansible_ssh_extra_args'))
-                if with_options else [])
+                boolean(first('ansible_ssh_host_key_checking', 'ansible_host_key_checking')),
+                set_value(values.get('ansible_password')), args_of(values) if with_options else [])
 
 
-def from_spec(spec) -> Want:
-    """A hop that is not an inventory host: a mapping or ``[user@]host[:port]``."""
+def from_spec(spec, owner: dict) -> Want:
+    """A hop that is not an inventory host: a mapping or ``[user@]host[:port]``. Unless it is a SOCKS proxy, it
+    inherits the ssh arguments and host-key checking of the host that names it (``owner``), after its own."""
     if isinstance(spec, str):
         user, at, rest = spec.rpartition('@')
         if rest.startswith('['):
@@ -150,21 +166,29 @@ def from_spec(spec) -> Want:
             tail = ':' + tail if tail else ''
         spec = {'host': hop_host, 'user': user if at else None, 'port': tail[1:] or None}
     hop_host, hop_port = host(spec['host']), port(spec.get('port'))
+    hop_type = set_value(spec.get('type')) or 'ssh'
+    hkc = boolean(spec.get('host_key_checking'))
+    own = options(spec.get('ssh_args'))
+    if hop_type != 'socks5':
+        own += args_of(owner)
+        if hkc is None:
+            hkc = boolean(next((owner[n] for n in ('ansible_ssh_host_key_checking', 'ansible_host_key_checking')
+                                if set_value(owner.get(n)) is not None), None))
     return Want(hop_host, inline_alias(hop_host, hop_port), hop_host, hop_port, set_value(spec.get('user')),
-                set_value(spec.get('private_key_file')), set_value(spec.get('type')) or 'ssh',
-                boolean(spec.get('host_key_checking')), set_value(spec.get('password')), options(spec.get('ssh_args')))
+                set_value(spec.get('private_key_file')), hop_type, hkc, set_value(spec.get('password')), own)
 
 
-def chain(via, inventory: dict) -> list[Want]:
-    """The hops a ``multihop_via`` stands for; only the first hop's own route is followed."""
+def chain(via, inventory: dict, owner: dict) -> list[Want]:
+    """The hops a ``multihop_via`` stands for; only the first hop's own route is followed. ``owner`` is the
+    variables of the host whose ``multihop_via`` it is."""
     specs = via if isinstance(via, list) else [via] if set_value(via) is not None else []
     hops = []
     for index, spec in enumerate(specs):
         if isinstance(spec, str) and spec in inventory:
-            hops += chain(inventory[spec].get('multihop_via'), inventory) if index == 0 else []
+            hops += chain(inventory[spec].get('multihop_via'), inventory, inventory[spec]) if index == 0 else []
             hops.append(from_vars(spec, inventory[spec]))
         else:
-            hops.append(from_spec(spec))
+            hops.append(from_spec(spec, owner))
     return hops
 
 
@@ -188,9 +212,20 @@ def block(hop: Want, prev: Want | None, *, forward_agent: bool = False, ssh_exec
     lines += [('IdentityFile', hop.key), ('IdentitiesOnly', 'yes')] if hop.key else []
     lines += [r for r in [route(prev, ssh_executable, config_path)] if r]
     lines.append(('ForwardAgent', 'yes' if forward_agent else 'no'))
-    if hop.hkc is False:
+    first = {}
+    for key, value in hop.options:
+        first.setdefault(key.lower(), value)
+    named = [f for f in first.get('userknownhostsfile', '').split() if f not in NO_KNOWN_HOSTS]
+    strict = first.get('stricthostkeychecking', '').lower()
+    off = hop.hkc is False or strict in ('no', 'off', 'false') or (
+        strict == 'accept-new' and 'userknownhostsfile' in first and not named)
+    if named:  # ssh must never add keys to a file the inventory names
+        lines.append(('UpdateHostKeys', 'no'))
+    if off and named:
+        lines += [('StrictHostKeyChecking', 'no'), ('UserKnownHostsFile', '/dev/null')]
+    elif hop.hkc is False:
         lines.append(('StrictHostKeyChecking', 'no'))
-    elif not any(k.lower() == 'stricthostkeychecking' for k, _value in hop.options):
+    elif 'stricthostkeychecking' not in first:
         lines.append(('StrictHostKeyChecking', 'yes'))
     return lines + hop.options
 

@@ -204,7 +204,7 @@ def test_connection_plugin_config(openssh, canary, data):
         refused(openssh, e, touched, ['t0', target])
         return finish(openssh, canary)
     openssh.stats['rendered'] += 1
-    wanted = model.chain(target_vars.get('multihop_via'), inventory)
+    wanted = model.chain(target_vars.get('multihop_via'), inventory, target_vars)
     blocks = []
     for index, hop in enumerate(wanted):
         lines = model.block(hop, wanted[index - 1] if index else None, forward_agent=runtime['forward_agent'],
@@ -260,7 +260,8 @@ def test_ssh_config_filter(openssh, canary, data):
     openssh.stats['rendered'] += 1
     blocks = {}
     for name in targets:
-        wanted = [*model.chain(inventory[name].get('multihop_via'), inventory), model.from_vars(name, inventory[name])]
+        wanted = [*model.chain(inventory[name].get('multihop_via'), inventory, inventory[name]),
+                  model.from_vars(name, inventory[name])]
         for index, hop in enumerate(wanted):
             if hop.type != 'socks5' and hop.alias not in blocks:
                 lines = model.block(hop, wanted[index - 1] if index else None, config_path=options['config_path'])
@@ -318,7 +319,8 @@ def test_bastion_permit_open(openssh, canary, data):
     wanted = set()
     for name in targets:
         if inventory[name].get('multihop_via'):
-            route = [*model.chain(inventory[name]['multihop_via'], inventory), model.from_vars(name, inventory[name])]
+            route = [*model.chain(inventory[name]['multihop_via'], inventory, inventory[name]),
+                     model.from_vars(name, inventory[name])]
             wanted |= {route[i + 1].destination for i, hop in enumerate(route[:-1]) if hop.name in names or
                        hop.host in addresses}
     assert sorted(wanted) == destinations
