@@ -206,12 +206,12 @@ def check_destination(value: object, where: str, *, wildcards: bool = False) -> 
     if not isinstance(value, str):
         raise _refuse(where, 'destination', value, 'expected host:port', True)
     host, colon, port = value.rpartition(':')
-    if not colon or not host:
+    if not colon or not host or not port:
         raise _refuse(where, 'destination', value, 'expected host:port', True)
     if not (wildcards and port == '*'):
-        check_port(port, where)
+        port = str(check_port(port, where))  # as a number: " 1" or "022" are not what sshd compares
     if wildcards and host == '*':
-        return value
+        return f'*:{port}'
     if host.startswith('['):
         if not host.endswith(']') or ':' not in host:
             raise _refuse(where, 'destination', value, 'IPv6 goes in brackets, like [2001:db8::1]:22', True)
@@ -245,7 +245,8 @@ def host_key_checking_off(options: tuple[tuple[str, str], ...], host_key_checkin
 _SSH_CONFIG_SAFE_RE = re.compile(r'[A-Za-z0-9@._+,:^*/~$-]+(?: [A-Za-z0-9@._+,:^*/~$-]+)*\Z')
 # Keywords whose value is several words; any other value with a space is one word, in double quotes.
 MULTI_WORD_KEYWORDS = frozenset(('userknownhostsfile', 'globalknownhostsfile', 'ipqos', 'rekeylimit'))
-# The only %-tokens the renderer writes: the hash of a connection in people's ControlPath.
+# The only %-tokens the renderer writes, and only at the end of the value: the hash of a connection that
+# ends people's ControlPath (DIR/mh-TAG-%C). Anywhere else, a "%" is refused like any other.
 _SSH_CONFIG_TOKENS = {'controlpath': '%C'}
 _SSHD_CONFIG_SAFE_RE = re.compile(r'[A-Za-z0-9@._+,:^*/\[\]-]+(?: [A-Za-z0-9@._+,:^*/\[\]-]+)*\Z')
 
@@ -263,7 +264,8 @@ def ssh_config_line(key: str, value: str) -> str:
             raise MultihopError(f'ssh_config: refusing to write ProxyCommand {shown(value)}')
         return f'  {key} {value}'
     token = _SSH_CONFIG_TOKENS.get(key.lower())
-    if not _SSH_CONFIG_SAFE_RE.match(value.replace(token, 'C') if token else value) or '${' in value:
+    checked = value[:-len(token)] + 'C' if token and value.endswith(token) else value
+    if not _SSH_CONFIG_SAFE_RE.match(checked) or '${' in value:
         raise MultihopError(f'ssh_config: refusing to write {key} {shown(value)}')
     if ' ' in value and key.lower() not in MULTI_WORD_KEYWORDS:
         value = f'"{value}"'

@@ -9,13 +9,14 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     resolve_hops,
     resolve_host,
 )
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._gate import check_time
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._gate import check_time, ssh_config_line
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import OpenSSHRoute
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
     ControlMasterSettings,
     RuntimeSettings,
     render_inventory_config,
     render_plugin_config,
+    sshd_permit_open,
 )
 
 INVENTORY = {'bastion': {'ansible_host': '10.0.0.2'}, 't0': {'ansible_host': '10.0.0.5', 'multihop_via': 'bastion'}}
@@ -69,3 +70,24 @@ def test_an_inventory_hostname_with_a_newline_gives_a_one_line_error():
     assert str(error.value).isprintable()
     assert str(error.value).startswith('host t0: multihop_via[0] (x\\nMatch exec "touch /tmp/canary"\\n#): invalid '
                                        'inventory hostname')
+
+
+def test_permit_open_destinations_are_written_with_their_port_as_a_number():
+    # check_destination() checked the port but returned the text as given: "*: 1" (a wildcard host) went on
+    # to sshd_config_line(), which refused it with a message of its own; "h:022" was written as it was.
+    assert sshd_permit_open(['*: 1', 'h.example:022', '[::1]:2222\n', '*:*']) == '*:1 h.example:22 [::1]:2222 *:*'
+
+
+@pytest.mark.parametrize('destination', ['h.example:', '*:', '[::1]:'])
+def test_a_permit_open_destination_without_a_port_is_refused(destination):
+    # An empty port passed (check_port takes '' for "not set"), and sshd refused "PermitOpen h.example:".
+    with pytest.raises(MultihopError, match='expected host:port'):
+        sshd_permit_open([destination])
+
+
+def test_a_control_path_token_is_written_only_where_the_renderer_puts_it():
+    # ControlPath was allowed "%C" anywhere in its value: a control directory holding "%C" was expanded by ssh.
+    assert ssh_config_line('ControlPath', '~/.ssh/cm/mh-0123456789-%C') == '  ControlPath ~/.ssh/cm/mh-0123456789-%C'
+    hops = resolve_hops('t0', 'bastion', INVENTORY.get)
+    with pytest.raises(MultihopError, match="refusing to write ControlPath '/cp/%C/mh-"):
+        render_plugin_config(hops, RuntimeSettings(control_dir='/cp/%C', config_path='/cp/c'))
