@@ -196,7 +196,19 @@ def block(hop: Want, prev: Want | None, *, forward_agent: bool = False, ssh_exec
 
 
 def expand_home(path: str) -> str:
-    return pwd.getpwuid(os.getuid()).pw_dir + path[1:] if path.startswith('~/') else path
+    """``~/`` and ``~user/`` as ssh expands them (from the password database, not $HOME)."""
+    if not path.startswith('~'):
+        return path
+    name, slash, rest = path[1:].partition('/')
+    try:
+        home = pwd.getpwnam(name).pw_dir if name else pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:
+        return path  # ssh refuses it: "No such user"
+    return home + slash + rest
+
+
+def unquoted(text: str) -> str:
+    return text[1:-1] if len(text) > 1 and text[0] == text[-1] == '"' else text
 
 
 def runtime_lines(hop: Want, control_dir: str, persist: str, connect_timeout) -> list[tuple[str, object]]:

@@ -78,8 +78,9 @@ def refused(openssh, error: MultihopError, touched, owners: list[str]):
     # the same hop twice, say.
     kinds = {kind for kind, _path in touched} | {'hop'}
     hosts = '|'.join(re.escape(''.join(c if c.isprintable() else ascii(c)[1:-1] for c in name)) for name in owners)
-    host = rf'(host ({hosts})(?=[: ])|ssh_config: two aliases differ only in case: )'
-    rules = {'hop': host + r'.*(multihop_via|hop \d+/\d+| uses \S+ as a |two aliases)', 'target': host,
+    case = 'ssh_config: two aliases differ only in case: '
+    host = rf'(host ({hosts})(?=[: ])|{case})'
+    rules = {'hop': rf'(host ({hosts})(?=[: ]).*(multihop_via|hop \d+/\d+| uses \S+ as a )|{case})', 'target': host,
              'runtime': r'(control_path_dir|multihop_control_persist|ssh_executable|runtime|ssh_config|command line)',
              'control': r'ssh_config: .*(ControlMaster|ControlPersist)', 'config_path': r'command line: ',
              'pattern': rf'host ({hosts}|jump\d|multihop-\S+): .*[Hh]ost pattern', 'permitopen': r'PermitOpen: '}
@@ -106,15 +107,18 @@ def check_text(text: str, blocks: list[tuple[str, list]], *, plugin: bool):
         assert [line[0] for line in lines] == [line[0] for line in wanted], f'{host_line}: {lines} != {wanted}'
         for (key, value), (_key, want) in zip(lines, wanted, strict=True):
             if isinstance(want, model.ControlPath):
-                assert '%' not in value.replace('%C', '') and '$' not in value, value
+                assert '%' not in model.unquoted(value).removesuffix('%C') and '${' not in value, value
             elif isinstance(want, str):
                 assert value in (want, f'"{want}"'), f'{host_line}: {key} {value} != {want}'
+    return {host_line: lines for host_line, lines in found}
 
 
 def check_route(settings_, route, baseline):
     """ProxyJump or ProxyCommand as intended; a ProxyCommand's words as its shell will see them."""
     key, value = route or (None, None)
-    assert settings_.get('proxyjump') == ([value] if key == 'ProxyJump' else baseline.get('proxyjump'))
+    # ssh -G writes a jump host that looks like an address (an alias such as "0") in brackets.
+    jump = [j.removeprefix('[').removesuffix(']') for j in settings_.get('proxyjump', [])] or None
+    assert jump == ([value] if key == 'ProxyJump' else baseline.get('proxyjump'))
     if key == 'ProxyCommand':
         (command,) = settings_['proxycommand']
         assert model.proxy_words(command) == value, command
@@ -124,13 +128,15 @@ def check_route(settings_, route, baseline):
         assert settings_.get('proxycommand') == baseline.get('proxycommand')
 
 
-def check_alias(openssh, config, base, name: str, hop: model.Want, lines: list):
-    """ssh -G NAME: the intended settings, the same as the lines given with -o, and nothing else changed."""
+def check_alias(openssh, config, base, name: str, hop: model.Want, lines: list, written: list):
+    """ssh -G NAME: the intended settings, the same as the lines given with -o, and nothing else changed.
+
+    ``written``: the block's lines as rendered, for what the renderer chooses itself (the words of a
+    ProxyCommand, the name of a ControlPath), which are checked on what ssh -G makes of them.
+    """
     actual, errors = openssh.ssh_g(config, name, rendered=True)
-    # The renderer's own choices (a ProxyCommand, checked by its words; a ControlPath, by its pattern) as printed.
-    printed = {model.Words: (actual or {}).get('proxycommand', ['true'])[0],
-               model.ControlPath: (actual or {}).get('controlpath', ['/x'])[0]}
-    args = [a for k, v in lines for a in ('-o', model.ssh_option(k, printed.get(type(v), v)))]
+    args = [a for (k, v), (_key, text) in zip(lines, written, strict=True) for a in (
+        '-o', model.ssh_option(k, model.unquoted(text) if isinstance(v, (model.Words, model.ControlPath)) else v))]
     reference, reference_errors = openssh.ssh_g(base, name, *args)
     if actual is None:  # a value ssh itself rejects, on its command line too (which stops at the first one)
         assert reference is None and errors.split('\n')[0] == reference_errors, \
@@ -215,9 +221,10 @@ def test_connection_plugin_config(openssh, canary, data):
             blocks.append((f'Host {hop.alias}', lines, hop))
     for hop in wanted:  # the hop passwords drawn valid: pw-XXXXXXXX
         assert not str(hop.password).startswith('pw-') or hop.password not in text, 'a password was written'
-    check_text(text, [b[:2] for b in blocks], plugin=True)
+    written = check_text(text, [b[:2] for b in blocks], plugin=True)
     config, base = openssh.write(text), openssh.write(FOOTER, 'footer.conf')
-    parsed = [check_alias(openssh, config, base, host_line[5:], hop, lines) for host_line, lines, hop in blocks]
+    parsed = [check_alias(openssh, config, base, host_line[5:], hop, lines, written[host_line])
+              for host_line, lines, hop in blocks]
     # The target: ansible's ssh with the route's -o, as OpenSSHRoute.ssh_args() gives it.
     end = model.from_vars(target, target_vars, with_options=False)
     args = ['-o', f'{target_route[0]}={target_route[1]}'] + (['-p', str(end.port)] if end.port else [])
@@ -266,10 +273,10 @@ def test_ssh_config_filter(openssh, canary, data):
                 lines = model.block(hop, wanted[index - 1] if index else None, config_path=options['config_path'])
                 lines += model.control_lines(control.control_dir, control.persist) if control else []
                 blocks[hop.alias] = (' '.join(('Host', hop.alias, *patterns.get(hop.alias, ()))), lines, hop)
-    check_text(text, [b[:2] for b in blocks.values()], plugin=False)
+    written = check_text(text, [b[:2] for b in blocks.values()], plugin=False)
     config = openssh.write(text)
-    for alias, (_host_line, lines, hop) in blocks.items():
-        check_alias(openssh, config, '/dev/null', alias, hop, lines)
+    for alias, (host_line, lines, hop) in blocks.items():
+        check_alias(openssh, config, '/dev/null', alias, hop, lines, written[host_line])
         for pattern in patterns.get(alias, ()):
             name = pattern.replace('*', 'z').replace('?', 'q').lower()
             owner = next(b[2] for b in blocks.values()
