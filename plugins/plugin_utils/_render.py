@@ -145,7 +145,7 @@ def permit_open(resolved_hosts: list[ResolvedHost], names: set[str], addresses: 
                 continue
             if hop.type != 'ssh':
                 raise MultihopError(f'host {resolved.endpoint.name} uses {hop.name} as a {hop.type} hop; a hardened '
-                                 'bastion only forwards TCP for ssh (ProxyJump) hops')
+                                    'bastion only forwards TCP for ssh (ProxyJump) hops')
             found.add(gate.check_destination(route[index + 1].destination, f'host {resolved.endpoint.name}'))
     return sorted(found)
 
