@@ -281,18 +281,29 @@ def ssh_config_host_line(patterns: tuple[str, ...]) -> str:
 
 
 def shell_command(words: list[str]) -> str:
-    """A command line for /bin/sh (a ProxyCommand, or ``nc`` on a netcat hop): each word quoted on its own."""
+    """A command line for /bin/sh (a ProxyCommand, or ``nc`` on a netcat hop): each word quoted on its own.
+
+    shlex.quote() leaves a word such as "=x" bare; quoted here, since zsh expands a leading "=" and ssh
+    drops it from the start of a ProxyCommand (it takes it for the "Key=Value" separator).
+    """
     for word in words:
         if not isinstance(word, str) or not word or any(c in word for c in '\r\n\x00') or not word.isascii():
             raise MultihopError(f'command line: refusing to write word {shown(word)}')
-    return ' '.join(shlex.quote(word) for word in words)
+    return ' '.join(f"'{word}'" if shlex.quote(word) == word and word.startswith('=') else shlex.quote(word)
+                    for word in words)
 
 
 def proxy_command(words: list[str]) -> str:
     """A ProxyCommand: a shell command line with ``%`` doubled, so that ssh expands no token in it.
 
-    The tokens meant for ssh are passed as the literal words ``%h`` and ``%p``.
+    The tokens meant for ssh are passed as the literal words ``%h`` and ``%p``. No backslash: before it
+    hands the line to the shell, OpenSSH splits it into words of its own, where a backslash escapes a quote
+    even inside single quotes, and refuses the whole file ("invalid quotes").
     """
+    for word in words:
+        if isinstance(word, str) and '\\' in word:
+            raise MultihopError(f'command line: refusing to write word {shown(word)} in a ProxyCommand: OpenSSH '
+                                'reads a backslash there as an escape')
     return ' '.join(word if word in ('%h', '%p') else shell_command([word]).replace('%', '%%') for word in words)
 
 

@@ -9,7 +9,12 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     resolve_hops,
     resolve_host,
 )
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._gate import check_time, ssh_config_line
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._gate import (
+    check_time,
+    proxy_command,
+    shell_command,
+    ssh_config_line,
+)
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import OpenSSHRoute
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
     ControlMasterSettings,
@@ -91,3 +96,21 @@ def test_a_control_path_token_is_written_only_where_the_renderer_puts_it():
     hops = resolve_hops('t0', 'bastion', INVENTORY.get)
     with pytest.raises(MultihopError, match="refusing to write ControlPath '/cp/%C/mh-"):
         render_plugin_config(hops, RuntimeSettings(control_dir='/cp/%C', config_path='/cp/c'))
+
+
+@pytest.mark.parametrize('config_path', ['/etc/ssh/x\\', '/etc/ssh/a\\b'])
+def test_a_proxy_command_word_with_a_backslash_is_refused(config_path):
+    # shlex.quote() leaves a backslash as it is inside single quotes, as /bin/sh does, but OpenSSH splits each
+    # config line into words first and takes "\'" for an escaped quote: "ProxyCommand ssh -F '/etc/ssh/x\' ..."
+    # made ssh refuse the whole file ("invalid quotes"). The config_path of the ssh_config filter, or an
+    # unchecked RuntimeSettings.ssh_executable, reached it.
+    inventory = {'nc': {'ansible_host': '10.0.0.2', 'multihop_type': 'netcat'}, 't0': {'multihop_via': 'nc'}}
+    with pytest.raises(MultihopError, match='backslash'):
+        render_inventory_config([resolve_host('t0', inventory.get)], config_path=config_path)
+
+
+def test_a_command_word_starting_with_equals_is_quoted():
+    # shlex.quote('=x') is '=x': as the first word of a ProxyCommand, ssh dropped the "=" (read as the
+    # "Key=Value" separator) and ran "x"; "ProxyCommand =" alone made ssh refuse the file; zsh expands "=x".
+    assert proxy_command(['=x', '-F', '=', '%h', '%p']) == "'=x' -F '=' %h %p"
+    assert shell_command(['nc', '=', 'a=b']) == "nc '=' a=b"
