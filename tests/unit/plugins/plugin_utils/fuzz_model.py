@@ -74,7 +74,8 @@ def same_host(printed: str, wanted: str) -> bool:
     if printed.lower() == wanted.lower():
         return True
     try:
-        return ipaddress.ip_address(printed) == ipaddress.ip_address(wanted)
+        addresses = ipaddress.ip_address(printed), ipaddress.ip_address(wanted)
+        return len({getattr(a, 'ipv4_mapped', None) or a for a in addresses}) == 1  # ssh writes ::ffff:a.b.c.d as IPv4
     except ValueError:
         pass
     try:

@@ -128,21 +128,39 @@ def check_route(settings_, route, baseline):
         assert settings_.get('proxycommand') == baseline.get('proxycommand')
 
 
-def check_alias(openssh, config, base, name: str, hop: model.Want, lines: list, written: list):
-    """ssh -G NAME: the intended settings, the same as the lines given with -o, and nothing else changed.
+def check_file(openssh, config, base, blocks: list) -> bool:
+    """ssh -G for every block of a rendered file; False when ssh refuses the file, as it refuses the values with -o.
 
-    ``written``: the block's lines as rendered, for what the renderer chooses itself (the words of a
-    ProxyCommand, the name of a ControlPath), which are checked on what ssh -G makes of them.
+    ``blocks``: (alias, Want, intended lines, lines as written). ssh reads every line of a file, whichever
+    block it is in, and stops at the first value it rejects: the first block whose lines ssh rejects given
+    with -o must give the same error.
     """
-    actual, errors = openssh.ssh_g(config, name, rendered=True)
-    args = [a for (k, v), (_key, text) in zip(lines, written, strict=True) for a in (
-        '-o', model.ssh_option(k, model.unquoted(text) if isinstance(v, (model.Words, model.ControlPath)) else v))]
-    reference, reference_errors = openssh.ssh_g(base, name, *args)
-    if actual is None:  # a value ssh itself rejects, on its command line too (which stops at the first one)
-        assert reference is None and errors.split('\n')[0] == reference_errors, \
-            f'ssh -G {name}: {errors} (-o: {reference_errors})'
+    if not blocks:  # a socks5 proxy alone: nothing to describe
+        return True
+    references = [openssh.ssh_g(base, name, *reference_args(lines, written)) for name, _hop, lines, written in blocks]
+    actual, errors = openssh.ssh_g(config, blocks[0][0], rendered=True)
+    if actual is None:  # a value ssh itself rejects, on its command line too
+        wanted = next((reference_errors for reference, reference_errors in references if reference is None), None)
+        assert errors.split('\n')[0] == wanted, f'ssh -G {blocks[0][0]}: {errors} (-o: {wanted})'
         return False
-    assert reference is not None, f'ssh -G {name} accepted what ssh -o rejects: {reference_errors}'
+    for index, ((name, hop, lines, _written), reference) in enumerate(zip(blocks, references, strict=True)):
+        actual = actual if index == 0 else openssh.ssh_g(config, name, rendered=True)[0]
+        check_alias(openssh, base, name, hop, lines, actual, reference)
+    return True
+
+
+def reference_args(lines: list, written: list) -> list[str]:
+    """The intended lines as ``-o`` arguments; what the renderer chooses itself (the words of a ProxyCommand, the
+    name of a ControlPath) as written, since it is checked on what ssh -G makes of it."""
+    return [arg for (key, want), (_key, text) in zip(lines, written, strict=True) for arg in (
+        '-o', model.ssh_option(key, model.unquoted(text) if isinstance(want, (model.Words, model.ControlPath))
+                               else want))]
+
+
+def check_alias(openssh, base, name: str, hop: model.Want, lines: list, actual: dict, reference: tuple):
+    """ssh -G NAME: the intended settings, the same as the lines given with -o, and nothing else changed."""
+    reference, reference_errors = reference
+    assert actual is not None and reference is not None, f'ssh -G {name}: -o: {reference_errors}'
     baseline = openssh.baseline(base)
     assert model.same_host(actual['hostname'][0], hop.host), (actual['hostname'], hop.host)
     assert actual['user'] == ([hop.user] if hop.user else baseline['user'])
@@ -163,7 +181,6 @@ def check_alias(openssh, config, base, name: str, hop: model.Want, lines: list, 
             f'{reference.get(key)})'
         if key not in intended:
             assert actual.get(key) == baseline.get(key), f'ssh -G {name}: {key} changed: {actual.get(key)}'
-    return True
 
 
 def plugin_settings(draw, canary: str) -> tuple[dict, dict]:
@@ -223,13 +240,13 @@ def test_connection_plugin_config(openssh, canary, data):
         assert not str(hop.password).startswith('pw-') or hop.password not in text, 'a password was written'
     written = check_text(text, [b[:2] for b in blocks], plugin=True)
     config, base = openssh.write(text), openssh.write(FOOTER, 'footer.conf')
-    parsed = [check_alias(openssh, config, base, host_line[5:], hop, lines, written[host_line])
-              for host_line, lines, hop in blocks]
+    parsed = check_file(openssh, config, base, [(host_line[5:], hop, lines, written[host_line])
+                                                for host_line, lines, hop in blocks])
     # The target: ansible's ssh with the route's -o, as OpenSSHRoute.ssh_args() gives it.
     end = model.from_vars(target, target_vars, with_options=False)
     args = ['-o', f'{target_route[0]}={target_route[1]}'] + (['-p', str(end.port)] if end.port else [])
     actual, errors = openssh.ssh_g(config, end.host, *args, *(['-l', end.user] if end.user else []), rendered=True)
-    if not all(parsed):  # ssh rejects a value in the file, as it did above
+    if not parsed:  # ssh rejects a value in the file, as it did above
         assert actual is None, 'ssh -G accepted for the target the file it rejected for a hop'
         return finish(openssh, canary)
     assert actual is not None, errors
@@ -275,8 +292,10 @@ def test_ssh_config_filter(openssh, canary, data):
                 blocks[hop.alias] = (' '.join(('Host', hop.alias, *patterns.get(hop.alias, ()))), lines, hop)
     written = check_text(text, [b[:2] for b in blocks.values()], plugin=False)
     config = openssh.write(text)
-    for alias, (host_line, lines, hop) in blocks.items():
-        check_alias(openssh, config, '/dev/null', alias, hop, lines, written[host_line])
+    if not check_file(openssh, config, '/dev/null', [(alias, hop, lines, written[host_line])
+                                                     for alias, (host_line, lines, hop) in blocks.items()]):
+        return finish(openssh, canary)
+    for alias in blocks:
         for pattern in patterns.get(alias, ()):
             name = pattern.replace('*', 'z').replace('?', 'q').lower()
             owner = next(b[2] for b in blocks.values()
@@ -381,4 +400,6 @@ def test_proxy_command_words(openssh, canary, data):
     assert model.proxy_words(command) == tuple(model.TOKEN + w[1] if w in ('%h', '%p') else w for w in words)
     shell = openssh.shell_words(model.percent_expand(command, 'h0st.example', '2222'))
     assert shell == [{'%h': 'h0st.example', '%p': '2222'}.get(w, w) for w in words]
+    settings_, errors = openssh.ssh_g(openssh.write(f'Host x\n  ProxyCommand {command}\n'), 'x', rendered=True)
+    assert settings_ is not None and settings_['proxycommand'] == [command], errors
     finish(openssh, canary)
