@@ -264,12 +264,12 @@ def check_destination(value: object, where: str, *, wildcards: bool = False) -> 
     if not isinstance(value, str):
         raise _refuse(where, 'destination', value, 'expected host:port', True)
     host, colon, port = value.rpartition(':')
-    if not colon or not host:
+    if not colon or not host or not port:
         raise _refuse(where, 'destination', value, 'expected host:port', True)
     if not (wildcards and port == '*'):
-        check_port(port, where)
+        port = str(check_port(port, where))  # as a number: " 1" or "022" are not what sshd compares
     if wildcards and host == '*':
-        return value
+        return f'*:{port}'
     if host.startswith('['):
         if not host.endswith(']') or ':' not in host:
             raise _refuse(where, 'destination', value, 'IPv6 goes in brackets, like [2001:db8::1]:22', True)
@@ -383,7 +383,8 @@ def check_known_hosts_writes(options: tuple[tuple[str, str], ...], where: str) -
 _SSH_CONFIG_SAFE_RE = re.compile(r'[A-Za-z0-9@._+,:^*/~$-]+(?: [A-Za-z0-9@._+,:^*/~$-]+)*\Z')
 # Keywords whose value is several words; any other value with a space is one word, in double quotes.
 MULTI_WORD_KEYWORDS = frozenset(('userknownhostsfile', 'globalknownhostsfile', 'ipqos', 'rekeylimit'))
-# The only %-tokens the renderer writes: the hash of a connection in people's ControlPath.
+# The only %-tokens the renderer writes, and only at the end of the value: the hash of a connection that
+# ends people's ControlPath (DIR/mh-TAG-%C). Anywhere else, a "%" is refused like any other.
 _SSH_CONFIG_TOKENS = {'controlpath': '%C'}
 _SSHD_CONFIG_SAFE_RE = re.compile(r'[A-Za-z0-9@._+,:^*/\[\]-]+(?: [A-Za-z0-9@._+,:^*/\[\]-]+)*\Z')
 
@@ -401,7 +402,8 @@ def ssh_config_line(key: str, value: str) -> str:
             raise MultihopError(f'ssh_config: refusing to write ProxyCommand {shown(value)}')
         return f'  {key} {value}'
     token = _SSH_CONFIG_TOKENS.get(key.lower())
-    if not _SSH_CONFIG_SAFE_RE.match(value.replace(token, 'C') if token else value) or '${' in value:
+    checked = value[:-len(token)] + 'C' if token and value.endswith(token) else value
+    if not _SSH_CONFIG_SAFE_RE.match(checked) or '${' in value:
         raise MultihopError(f'ssh_config: refusing to write {key} {shown(value)}')
     if ' ' in value and key.lower() not in MULTI_WORD_KEYWORDS:
         value = f'"{value}"'
@@ -417,18 +419,29 @@ def ssh_config_host_line(patterns: tuple[str, ...]) -> str:
 
 
 def shell_command(words: list[str]) -> str:
-    """A command line for /bin/sh (a ProxyCommand, or ``nc`` on a netcat hop): each word quoted on its own."""
+    """A command line for /bin/sh (a ProxyCommand, or ``nc`` on a netcat hop): each word quoted on its own.
+
+    shlex.quote() leaves a word such as "=x" bare; quoted here, since zsh expands a leading "=" and ssh
+    drops it from the start of a ProxyCommand (it takes it for the "Key=Value" separator).
+    """
     for word in words:
         if not isinstance(word, str) or not word or any(c in word for c in '\r\n\x00') or not word.isascii():
             raise MultihopError(f'command line: refusing to write word {shown(word)}')
-    return ' '.join(shlex.quote(word) for word in words)
+    return ' '.join(f"'{word}'" if shlex.quote(word) == word and word.startswith('=') else shlex.quote(word)
+                    for word in words)
 
 
 def proxy_command(words: list[str]) -> str:
     """A ProxyCommand: a shell command line with ``%`` doubled, so that ssh expands no token in it.
 
-    The tokens meant for ssh are passed as the literal words ``%h`` and ``%p``.
+    The tokens meant for ssh are passed as the literal words ``%h`` and ``%p``. No backslash: before it
+    hands the line to the shell, OpenSSH splits it into words of its own, where a backslash escapes a quote
+    even inside single quotes, and refuses the whole file ("invalid quotes").
     """
+    for word in words:
+        if isinstance(word, str) and '\\' in word:
+            raise MultihopError(f'command line: refusing to write word {shown(word)} in a ProxyCommand: OpenSSH '
+                                'reads a backslash there as an escape')
     return ' '.join(word if word in ('%h', '%p') else shell_command([word]).replace('%', '%%') for word in words)
 
 

@@ -77,7 +77,8 @@ def same_host(printed: str, wanted: str) -> bool:
     if printed.lower() == wanted.lower():
         return True
     try:
-        return ipaddress.ip_address(printed) == ipaddress.ip_address(wanted)
+        addresses = ipaddress.ip_address(printed), ipaddress.ip_address(wanted)
+        return len({getattr(a, 'ipv4_mapped', None) or a for a in addresses}) == 1  # ssh writes ::ffff:a.b.c.d as IPv4
     except ValueError:
         pass
     try:
@@ -231,7 +232,19 @@ def block(hop: Want, prev: Want | None, *, forward_agent: bool = False, ssh_exec
 
 
 def expand_home(path: str) -> str:
-    return pwd.getpwuid(os.getuid()).pw_dir + path[1:] if path.startswith('~/') else path
+    """``~/`` and ``~user/`` as ssh expands them (from the password database, not $HOME)."""
+    if not path.startswith('~'):
+        return path
+    name, slash, rest = path[1:].partition('/')
+    try:
+        home = pwd.getpwnam(name).pw_dir if name else pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:
+        return path  # ssh refuses it: "No such user"
+    return home + slash + rest
+
+
+def unquoted(text: str) -> str:
+    return text[1:-1] if len(text) > 1 and text[0] == text[-1] == '"' else text
 
 
 def runtime_lines(hop: Want, control_dir: str, persist: str, connect_timeout) -> list[tuple[str, object]]:

@@ -9,13 +9,19 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     resolve_hops,
     resolve_host,
 )
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._gate import check_time
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._gate import (
+    check_time,
+    proxy_command,
+    shell_command,
+    ssh_config_line,
+)
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import OpenSSHRoute
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
     ControlMasterSettings,
     RuntimeSettings,
     render_inventory_config,
     render_plugin_config,
+    sshd_permit_open,
 )
 
 INVENTORY = {'bastion': {'ansible_host': '10.0.0.2'}, 't0': {'ansible_host': '10.0.0.5', 'multihop_via': 'bastion'}}
@@ -69,3 +75,42 @@ def test_an_inventory_hostname_with_a_newline_gives_a_one_line_error():
     assert str(error.value).isprintable()
     assert str(error.value).startswith('host t0: multihop_via[0] (x\\nMatch exec "touch /tmp/canary"\\n#): invalid '
                                        'inventory hostname')
+
+
+def test_permit_open_destinations_are_written_with_their_port_as_a_number():
+    # check_destination() checked the port but returned the text as given: "*: 1" (a wildcard host) went on
+    # to sshd_config_line(), which refused it with a message of its own; "h:022" was written as it was.
+    assert sshd_permit_open(['*: 1', 'h.example:022', '[::1]:2222\n', '*:*']) == '*:1 h.example:22 [::1]:2222 *:*'
+
+
+@pytest.mark.parametrize('destination', ['h.example:', '*:', '[::1]:'])
+def test_a_permit_open_destination_without_a_port_is_refused(destination):
+    # An empty port passed (check_port takes '' for "not set"), and sshd refused "PermitOpen h.example:".
+    with pytest.raises(MultihopError, match='expected host:port'):
+        sshd_permit_open([destination])
+
+
+def test_a_control_path_token_is_written_only_where_the_renderer_puts_it():
+    # ControlPath was allowed "%C" anywhere in its value: a control directory holding "%C" was expanded by ssh.
+    assert ssh_config_line('ControlPath', '~/.ssh/cm/mh-0123456789-%C') == '  ControlPath ~/.ssh/cm/mh-0123456789-%C'
+    hops = resolve_hops('t0', 'bastion', INVENTORY.get)
+    with pytest.raises(MultihopError, match="refusing to write ControlPath '/cp/%C/mh-"):
+        render_plugin_config(hops, RuntimeSettings(control_dir='/cp/%C', config_path='/cp/c'))
+
+
+@pytest.mark.parametrize('config_path', ['/etc/ssh/x\\', '/etc/ssh/a\\b'])
+def test_a_proxy_command_word_with_a_backslash_is_refused(config_path):
+    # shlex.quote() leaves a backslash as it is inside single quotes, as /bin/sh does, but OpenSSH splits each
+    # config line into words first and takes "\'" for an escaped quote: "ProxyCommand ssh -F '/etc/ssh/x\' ..."
+    # made ssh refuse the whole file ("invalid quotes"). The config_path of the ssh_config filter, or an
+    # unchecked RuntimeSettings.ssh_executable, reached it.
+    inventory = {'nc': {'ansible_host': '10.0.0.2', 'multihop_type': 'netcat'}, 't0': {'multihop_via': 'nc'}}
+    with pytest.raises(MultihopError, match='backslash'):
+        render_inventory_config([resolve_host('t0', inventory.get)], config_path=config_path)
+
+
+def test_a_command_word_starting_with_equals_is_quoted():
+    # shlex.quote('=x') is '=x': as the first word of a ProxyCommand, ssh dropped the "=" (read as the
+    # "Key=Value" separator) and ran "x"; "ProxyCommand =" alone made ssh refuse the file; zsh expands "=x".
+    assert proxy_command(['=x', '-F', '=', '%h', '%p']) == "'=x' -F '=' %h %p"
+    assert shell_command(['nc', '=', 'a=b']) == "nc '=' a=b"

@@ -78,8 +78,9 @@ def refused(openssh, error: MultihopError, touched, owners: list[str]):
     # the same hop twice, say.
     kinds = {kind for kind, _path in touched} | {'hop'}
     hosts = '|'.join(re.escape(''.join(c if c.isprintable() else ascii(c)[1:-1] for c in name)) for name in owners)
-    host = rf'(host ({hosts})(?=[: ])|ssh_config: two aliases differ only in case: )'
-    rules = {'hop': host + r'.*(multihop_via|hop \d+/\d+| uses \S+ as a |two aliases)', 'target': host,
+    case = 'ssh_config: two aliases differ only in case: '
+    host = rf'(host ({hosts})(?=[: ])|{case})'
+    rules = {'hop': rf'(host ({hosts})(?=[: ]).*(multihop_via|hop \d+/\d+| uses \S+ as a )|{case})', 'target': host,
              'runtime': r'(control_path_dir|multihop_control_persist|ssh_executable|runtime|ssh_config|command line)',
              'control': r'ssh_config: .*(ControlMaster|ControlPersist)', 'config_path': r'command line: ',
              'pattern': rf'host ({hosts}|jump\d|multihop-\S+): .*[Hh]ost pattern', 'permitopen': r'PermitOpen: '}
@@ -106,15 +107,18 @@ def check_text(text: str, blocks: list[tuple[str, list]], *, plugin: bool):
         assert [line[0] for line in lines] == [line[0] for line in wanted], f'{host_line}: {lines} != {wanted}'
         for (key, value), (_key, want) in zip(lines, wanted, strict=True):
             if isinstance(want, model.ControlPath):
-                assert '%' not in value.replace('%C', '') and '$' not in value, value
+                assert '%' not in model.unquoted(value).removesuffix('%C') and '${' not in value, value
             elif isinstance(want, str):
                 assert value in (want, f'"{want}"'), f'{host_line}: {key} {value} != {want}'
+    return {host_line: lines for host_line, lines in found}
 
 
 def check_route(settings_, route, baseline):
     """ProxyJump or ProxyCommand as intended; a ProxyCommand's words as its shell will see them."""
     key, value = route or (None, None)
-    assert settings_.get('proxyjump') == ([value] if key == 'ProxyJump' else baseline.get('proxyjump'))
+    # ssh -G writes a jump host that looks like an address (an alias such as "0") in brackets.
+    jump = [j.removeprefix('[').removesuffix(']') for j in settings_.get('proxyjump', [])] or None
+    assert jump == ([value] if key == 'ProxyJump' else baseline.get('proxyjump'))
     if key == 'ProxyCommand':
         (command,) = settings_['proxycommand']
         assert model.proxy_words(command) == value, command
@@ -124,19 +128,39 @@ def check_route(settings_, route, baseline):
         assert settings_.get('proxycommand') == baseline.get('proxycommand')
 
 
-def check_alias(openssh, config, base, name: str, hop: model.Want, lines: list):
-    """ssh -G NAME: the intended settings, the same as the lines given with -o, and nothing else changed."""
-    actual, errors = openssh.ssh_g(config, name, rendered=True)
-    # The renderer's own choices (a ProxyCommand, checked by its words; a ControlPath, by its pattern) as printed.
-    printed = {model.Words: (actual or {}).get('proxycommand', ['true'])[0],
-               model.ControlPath: (actual or {}).get('controlpath', ['/x'])[0]}
-    args = [a for k, v in lines for a in ('-o', model.ssh_option(k, printed.get(type(v), v)))]
-    reference, reference_errors = openssh.ssh_g(base, name, *args)
-    if actual is None:  # a value ssh itself rejects, on its command line too (which stops at the first one)
-        assert reference is None and errors.split('\n')[0] == reference_errors, \
-            f'ssh -G {name}: {errors} (-o: {reference_errors})'
+def check_file(openssh, config, base, blocks: list) -> bool:
+    """ssh -G for every block of a rendered file; False when ssh refuses the file, as it refuses the values with -o.
+
+    ``blocks``: (alias, Want, intended lines, lines as written). ssh reads every line of a file, whichever
+    block it is in, and stops at the first value it rejects: the first block whose lines ssh rejects given
+    with -o must give the same error.
+    """
+    if not blocks:  # a socks5 proxy alone: nothing to describe
+        return True
+    references = [openssh.ssh_g(base, name, *reference_args(lines, written)) for name, _hop, lines, written in blocks]
+    actual, errors = openssh.ssh_g(config, blocks[0][0], rendered=True)
+    if actual is None:  # a value ssh itself rejects, on its command line too
+        wanted = next((reference_errors for reference, reference_errors in references if reference is None), None)
+        assert errors.split('\n')[0] == wanted, f'ssh -G {blocks[0][0]}: {errors} (-o: {wanted})'
         return False
-    assert reference is not None, f'ssh -G {name} accepted what ssh -o rejects: {reference_errors}'
+    for index, ((name, hop, lines, _written), reference) in enumerate(zip(blocks, references, strict=True)):
+        actual = actual if index == 0 else openssh.ssh_g(config, name, rendered=True)[0]
+        check_alias(openssh, base, name, hop, lines, actual, reference)
+    return True
+
+
+def reference_args(lines: list, written: list) -> list[str]:
+    """The intended lines as ``-o`` arguments; what the renderer chooses itself (the words of a ProxyCommand, the
+    name of a ControlPath) as written, since it is checked on what ssh -G makes of it."""
+    return [arg for (key, want), (_key, text) in zip(lines, written, strict=True) for arg in (
+        '-o', model.ssh_option(key, model.unquoted(text) if isinstance(want, (model.Words, model.ControlPath))
+                               else want))]
+
+
+def check_alias(openssh, base, name: str, hop: model.Want, lines: list, actual: dict, reference: tuple):
+    """ssh -G NAME: the intended settings, the same as the lines given with -o, and nothing else changed."""
+    reference, reference_errors = reference
+    assert actual is not None and reference is not None, f'ssh -G {name}: -o: {reference_errors}'
     baseline = openssh.baseline(base)
     assert model.same_host(actual['hostname'][0], hop.host), (actual['hostname'], hop.host)
     assert actual['user'] == ([hop.user] if hop.user else baseline['user'])
@@ -157,7 +181,6 @@ def check_alias(openssh, config, base, name: str, hop: model.Want, lines: list):
             f'{reference.get(key)})'
         if key not in intended:
             assert actual.get(key) == baseline.get(key), f'ssh -G {name}: {key} changed: {actual.get(key)}'
-    return True
 
 
 def plugin_settings(draw, canary: str) -> tuple[dict, dict]:
@@ -215,14 +238,15 @@ def test_connection_plugin_config(openssh, canary, data):
             blocks.append((f'Host {hop.alias}', lines, hop))
     for hop in wanted:  # the hop passwords drawn valid: pw-XXXXXXXX
         assert not str(hop.password).startswith('pw-') or hop.password not in text, 'a password was written'
-    check_text(text, [b[:2] for b in blocks], plugin=True)
+    written = check_text(text, [b[:2] for b in blocks], plugin=True)
     config, base = openssh.write(text), openssh.write(FOOTER, 'footer.conf')
-    parsed = [check_alias(openssh, config, base, host_line[5:], hop, lines) for host_line, lines, hop in blocks]
+    parsed = check_file(openssh, config, base, [(host_line[5:], hop, lines, written[host_line])
+                                                for host_line, lines, hop in blocks])
     # The target: ansible's ssh with the route's -o, as OpenSSHRoute.ssh_args() gives it.
     end = model.from_vars(target, target_vars, with_options=False)
     args = ['-o', f'{target_route[0]}={target_route[1]}'] + (['-p', str(end.port)] if end.port else [])
     actual, errors = openssh.ssh_g(config, end.host, *args, *(['-l', end.user] if end.user else []), rendered=True)
-    if not all(parsed):  # ssh rejects a value in the file, as it did above
+    if not parsed:  # ssh rejects a value in the file, as it did above
         assert actual is None, 'ssh -G accepted for the target the file it rejected for a hop'
         return finish(openssh, canary)
     assert actual is not None, errors
@@ -267,10 +291,12 @@ def test_ssh_config_filter(openssh, canary, data):
                 lines = model.block(hop, wanted[index - 1] if index else None, config_path=options['config_path'])
                 lines += model.control_lines(control.control_dir, control.persist) if control else []
                 blocks[hop.alias] = (' '.join(('Host', hop.alias, *patterns.get(hop.alias, ()))), lines, hop)
-    check_text(text, [b[:2] for b in blocks.values()], plugin=False)
+    written = check_text(text, [b[:2] for b in blocks.values()], plugin=False)
     config = openssh.write(text)
-    for alias, (_host_line, lines, hop) in blocks.items():
-        check_alias(openssh, config, '/dev/null', alias, hop, lines)
+    if not check_file(openssh, config, '/dev/null', [(alias, hop, lines, written[host_line])
+                                                     for alias, (host_line, lines, hop) in blocks.items()]):
+        return finish(openssh, canary)
+    for alias in blocks:
         for pattern in patterns.get(alias, ()):
             name = pattern.replace('*', 'z').replace('?', 'q').lower()
             owner = next(b[2] for b in blocks.values()
@@ -376,4 +402,6 @@ def test_proxy_command_words(openssh, canary, data):
     assert model.proxy_words(command) == tuple(model.TOKEN + w[1] if w in ('%h', '%p') else w for w in words)
     shell = openssh.shell_words(model.percent_expand(command, 'h0st.example', '2222'))
     assert shell == [{'%h': 'h0st.example', '%p': '2222'}.get(w, w) for w in words]
+    settings_, errors = openssh.ssh_g(openssh.write(f'Host x\n  ProxyCommand {command}\n'), 'x', rendered=True)
+    assert settings_ is not None and settings_['proxycommand'] == [command], errors
     finish(openssh, canary)
