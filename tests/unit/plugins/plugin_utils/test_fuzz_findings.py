@@ -80,7 +80,11 @@ def test_an_inventory_hostname_with_a_newline_gives_a_one_line_error():
 def test_permit_open_destinations_are_written_with_their_port_as_a_number():
     # check_destination() checked the port but returned the text as given: "*: 1" (a wildcard host) went on
     # to sshd_config_line(), which refused it with a message of its own; "h:022" was written as it was.
-    assert sshd_permit_open(['*: 1', 'h.example:022', '[::1]:2222\n', '*:*']) == '*:1 h.example:22 [::1]:2222 *:*'
+    assert sshd_permit_open(['*:1', 'h.example:022', '[::1]:2222', '*:*']) == '*:1 h.example:22 [::1]:2222 *:*'
+    # A port with blanks or a newline is refused, as everywhere else.
+    for destination in ('*: 1', '[::1]:2222\n'):
+        with pytest.raises(MultihopError, match='invalid port'):
+            sshd_permit_open([destination])
 
 
 @pytest.mark.parametrize('destination', ['h.example:', '*:', '[::1]:'])
