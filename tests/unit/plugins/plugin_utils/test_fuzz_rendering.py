@@ -110,7 +110,7 @@ def check_text(text: str, blocks: list[tuple[str, list]], *, plugin: bool):
                 assert '%' not in model.unquoted(value).removesuffix('%C') and '${' not in value, value
             elif isinstance(want, str):
                 assert value in (want, f'"{want}"'), f'{host_line}: {key} {value} != {want}'
-    return {host_line: lines for host_line, lines in found}
+    return dict(found)
 
 
 def check_route(settings_, route, baseline):
