@@ -35,15 +35,11 @@ APT_PACKAGES := openssh-server openssh-client iproute2 sudo netcat-openbsd rsync
 LAB_DIR ?= $(or $(MULTIHOP_LAB_DIR),/var/lib/multihop-lab)
 export MULTIHOP_LAB_DIR := $(LAB_DIR)
 
-# Tests see the collection as installed by `make install`. Unit tests import
-# ansible_collections.jumphosts.multihop.* and load plugins with connection_loader;
-# tests/ci/pytest_collection_loader.py installs ansible-core's collection finder for
-# ANSIBLE_COLLECTIONS_PATH (plain PYTHONPATH would import the package but leave
-# ansible's plugin loaders blind to it). --import-mode=importlib keeps test files of
-# the same name in different folders apart (tests/unit has no __init__.py files).
-TEST_ENV := ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) PYTHONPATH=$(CURDIR)/tests/ci \
-            MULTIHOP_COLLECTION_TARBALL=$(TARBALL)
-UNIT_ARGS := -p pytest_collection_loader --import-mode=importlib
+# Tests see the collection as installed by `make install`: pytest-ansible's
+# --ansible-unit-inject-only (set in pyproject.toml) puts ANSIBLE_COLLECTIONS_PATH on
+# ansible-core's collection finder, so tests import ansible_collections.jumphosts.multihop.*
+# and load plugins with connection_loader as ansible does at run time.
+TEST_ENV := ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) MULTIHOP_COLLECTION_TARBALL=$(TARBALL)
 # Integration tests and tools call `ansible-playbook` from PATH: put the right venv first.
 with_venv = PATH=$(1)/bin:$$PATH ANSIBLE_PLAYBOOK=$(1)/bin/ansible-playbook $(TEST_ENV)
 
@@ -95,18 +91,18 @@ sanity: install ## ansible-test sanity on ansible-core 2.21, Python 3.12, offlin
 	cd $(STAGE) && PATH=$(VENV)/bin:$$PATH ansible-test sanity --local --python $(SANITY_PYTHON) --color no
 
 unit: install ## pytest tests/unit on ansible-core 2.21 and 2.19
-	$(TEST_ENV) $(VENV)/bin/python -m pytest $(UNIT_ARGS) tests/unit
-	$(TEST_ENV) $(VENV219)/bin/python -m pytest $(UNIT_ARGS) tests/unit
+	$(TEST_ENV) $(VENV)/bin/python -m pytest tests/unit
+	$(TEST_ENV) $(VENV219)/bin/python -m pytest tests/unit
 
 # The rendering fuzzer (tests/unit/plugins/plugin_utils/test_fuzz_rendering.py) runs in `unit` with a fixed
 # seed and a few hundred examples per property; this runs it with FUZZ_EXAMPLES examples per property.
 FUZZ_EXAMPLES ?= 5000
 fuzz: install ## The rendering fuzzer alone, FUZZ_EXAMPLES (5000) examples per property, ansible-core 2.21
-	MULTIHOP_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(TEST_ENV) $(VENV)/bin/python -m pytest $(UNIT_ARGS) \
+	MULTIHOP_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(TEST_ENV) $(VENV)/bin/python -m pytest \
 	  tests/unit/plugins/plugin_utils/test_fuzz_rendering.py
 
 ee: install ## ansible-builder create with this collection, and its introspection
-	$(TEST_ENV) $(VENV)/bin/python -m pytest $(UNIT_ARGS) tests/ee
+	$(TEST_ENV) $(VENV)/bin/python -m pytest tests/ee
 
 integration: install ## pytest tests/integration against the lab, ansible-core 2.21 (root)
 	$(call with_venv,$(VENV)) $(VENV)/bin/python -m pytest tests/integration
