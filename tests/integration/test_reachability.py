@@ -90,7 +90,8 @@ def test_everything_up_stages_versions_fingerprints_and_agent_audit(lab, tmp_pat
 def test_old_name_reachability_still_works_and_warns(lab, tmp_path):
     plays = [{'name': 'probe', 'hosts': 't01', 'gather_facts': False,
               'tasks': [{'name': 'old name', 'jumphosts.multihop.reachability': {}, 'register': 'reach'},
-                        {'ansible.builtin.assert': {'that': ['reach.reachable', "reach.route == ['bastion1', 't01']"]}}]}]
+                        {'ansible.builtin.assert': {'that': ['reach.reachable',
+                                                             "reach.route == ['bastion1', 't01']"]}}]}]
     result = run_playbook(tmp_path, lab_inventory(lab), plays, env={'ANSIBLE_DEPRECATION_WARNINGS': '1'})
     result.assert_ok('t01')
     assert 'jumphosts.multihop.reachability has been deprecated' in result.output, result.output
