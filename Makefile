@@ -30,7 +30,7 @@ VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL := $(DIST)/jumphosts-multihop-$(VERSION).tar.gz
 
 SANITY_PYTHON := 3.12
-APT_PACKAGES := openssh-server openssh-client iproute2 sudo netcat-openbsd rsync graphviz shellcheck
+APT_PACKAGES := openssh-server openssh-client iproute2 sudo netcat-openbsd rsync graphviz shellcheck chromium
 
 LAB_DIR ?= $(or $(MULTIHOP_LAB_DIR),/var/lib/multihop-lab)
 export MULTIHOP_LAB_DIR := $(LAB_DIR)
@@ -44,7 +44,7 @@ TEST_ENV := ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) MULTIHOP_COLLECTION_TARBALL=
 with_venv = PATH=$(1)/bin:$$PATH ANSIBLE_PLAYBOOK=$(1)/bin/ansible-playbook $(TEST_ENV)
 
 .PHONY: help deps venv install lint sanity unit fuzz ee integration integration-2.19 molecule \
-        benchmark demo lab-up lab-down lab-status test clean distclean
+        benchmark demo lab-up lab-down lab-status docs docs-lint docs-test test clean distclean
 
 help: ## List targets
 	@grep -hE '^[a-z0-9.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -116,6 +116,34 @@ molecule: install ## molecule test --all (extensions/molecule; scenarios bring t
 benchmark: install ## tests/benchmarks/storm.py on the lab (root)
 	@test -f tests/benchmarks/storm.py || { echo "tests/benchmarks/storm.py does not exist" >&2; exit 1; }
 	$(call with_venv,$(VENV)) $(VENV)/bin/python tests/benchmarks/storm.py $(BENCHMARK_ARGS)
+
+# --- docs site: antsibull-docs writes RST for the installed collection (plugins, modules,
+# roles, and the guides in docs/docsite/), Sphinx renders it. Offline: no intersphinx, no
+# Galaxy. Sources are generated into .build/docs-src, the HTML goes to .build/docs.
+DOCS_SRC := $(BUILD)/docs-src
+DOCS_OUT := $(BUILD)/docs
+DOCS_ENV := PATH=$(VENV)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS)
+INSTALLED := $(COLLECTIONS)/ansible_collections/jumphosts/multihop
+
+docs: install ## Build the HTML docs site into .build/docs (antsibull-docs + Sphinx, offline)
+	rm -rf $(DOCS_SRC) $(DOCS_OUT)
+	install -d -m 0700 $(DOCS_SRC)
+	$(DOCS_ENV) antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error \
+	  --dest-dir $(DOCS_SRC) \
+	  --project jumphosts.multihop --copyright 'jumphosts.multihop contributors' \
+	  --title 'jumphosts.multihop documentation' jumphosts.multihop
+	cat tests/docs/site/conf_extra.py >> $(DOCS_SRC)/conf.py
+	$(DOCS_ENV) antsibull-docs --config-file tests/docs/site/antsibull-docs.cfg collection \
+	  --use-current --squash-hierarchy --fail-on-error --dest-dir $(DOCS_SRC)/rst jumphosts.multihop
+	$(DOCS_ENV) sphinx-build -b html -q -W --keep-going -c $(DOCS_SRC) -d $(DOCS_SRC)/doctrees \
+	  $(DOCS_SRC)/rst $(DOCS_OUT)
+	@echo "docs site: $(DOCS_OUT)/index.html"
+
+docs-lint: install ## antsibull-docs lint-collection-docs --plugin-docs on the installed collection
+	$(DOCS_ENV) antsibull-docs lint-collection-docs --plugin-docs $(INSTALLED)
+
+docs-test: docs ## Open the built site in headless Chromium: pages render, internal links resolve, screenshot
+	$(VENV)/bin/python -m pytest tests/docs -p no:cacheprovider
 
 # --- lab + demo
 lab-up: venv ## Bring the lab up (LAB_TARGETS=N)
