@@ -30,7 +30,7 @@ VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
 TARBALL := $(DIST)/jumphosts-multihop-$(VERSION).tar.gz
 
 SANITY_PYTHON := 3.12
-APT_PACKAGES := openssh-server openssh-client iproute2 sudo netcat-openbsd rsync graphviz shellcheck chromium
+APT_PACKAGES := openssh-server openssh-client iproute2 sudo netcat-openbsd rsync graphviz shellcheck chromium fonts-liberation
 
 LAB_DIR ?= $(or $(MULTIHOP_LAB_DIR),/var/lib/multihop-lab)
 export MULTIHOP_LAB_DIR := $(LAB_DIR)
@@ -163,9 +163,9 @@ demo: install lab-up ## Lab up + playbooks/demo.yml: plugin, chain_info, reachab
 # (The sub-make is named through SUBMAKE, not $(MAKE): make runs any line that names
 # $(MAKE) even under `make -n`, which would take a running lab down.)
 SUBMAKE = $(MAKE)
-test: ## deps, venvs, lint, sanity, unit, ee, integration (2.21, 2.19), molecule
+test: ## deps, venvs, lint, sanity, docs lint, unit, docs site + browser test, ee, integration (2.21, 2.19), molecule
 	tests/ci/with-lab-teardown.sh $(VENV)/bin/python \
-	  $(SUBMAKE) deps venv lint install sanity unit ee integration integration-2.19 molecule
+	  $(SUBMAKE) deps venv lint install sanity docs-lint unit docs docs-test ee integration integration-2.19 molecule
 
 clean: ## Remove build and test output
 	rm -rf $(BUILD) tests/output .pytest_cache
