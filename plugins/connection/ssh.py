@@ -28,34 +28,78 @@ notes:
   - Host-key checking applies to every hop. A hop whose host-key checking is turned off explicitly causes a warning.
   - Hop passwords are handed to C(ssh) through C(SSH_ASKPASS) and a private FIFO, never on a command line or in a file.
   - The OpenSSH backend requires OpenSSH 8.4 or newer on the controller for hop passwords, and C(nc) with SOCKS
-    support for socks5 hops. The paramiko backend requires the Python library paramiko 5.x and C(nc) on netcat hops.
+    support for socks5 hops. The paramiko backend requires the Python library paramiko
+    (tested with paramiko 5.1) and C(nc) on netcat hops.
 seealso:
   - plugin: ansible.builtin.ssh
     plugin_type: connection
 """
 
 EXAMPLES = r"""
-# inventory.yml
-# all:
-#   vars:
-#     ansible_connection: jumphosts.multihop.ssh
-#   children:
-#     bastions:
-#       hosts:
-#         bastion1: {ansible_host: 203.0.113.10, ansible_user: jump, ansible_ssh_private_key_file: ~/.ssh/jump}
-#         bastion2: {ansible_host: 10.0.3.2, ansible_port: 2222, ansible_user: jump2, multihop_via: bastion1}
-#     databases:
-#       vars:
-#         multihop_via: bastion2          # resolved recursively: bastion1, then bastion2
-#       hosts:
-#         db1: {ansible_host: 10.0.4.21}
-#     legacy:
-#       vars:
-#         multihop_via:
-#           - bastion1
-#           - {host: 10.0.9.1, user: ops, type: netcat}   # a bastion that denies TCP forwarding
-#       hosts:
-#         old1: {ansible_host: 10.0.9.50}
+# An inventory (inventory.yml). Every host connects with jumphosts.multihop.ssh; hosts without
+# multihop_via (here the first bastion) are connected exactly as ansible.builtin.ssh would.
+all:
+  vars:
+    ansible_connection: jumphosts.multihop.ssh
+  children:
+    bastions:
+      hosts:
+        bastion1:
+          ansible_host: 203.0.113.10
+          ansible_user: jump
+          ansible_ssh_private_key_file: ~/.ssh/jump_ed25519
+          # Pinned host key: checked strictly, also in a fresh container without known_hosts.
+          multihop_known_hosts:
+            - 203.0.113.10 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHI2azcSN3pxUYByopN3kYB9kMAU+VVsh60Y5ekRbafF
+        bastion2:
+          ansible_host: 10.0.3.2
+          ansible_port: 2222
+          ansible_user: jump2
+          multihop_via: bastion1  # bastion2 is itself reached through bastion1
+    databases:
+      vars:
+        multihop_via: bastion2  # followed recursively: bastion1, then bastion2
+      hosts:
+        db1:
+          ansible_host: 10.0.4.21
+        db2:
+          ansible_host: 10.0.4.22
+    legacy:
+      vars:
+        multihop_via:
+          - bastion1
+          # A hop written in place: this bastion denies TCP forwarding, so it runs nc instead.
+          - host: 10.0.9.1
+            user: ops
+            type: netcat
+      hosts:
+        old1:
+          ansible_host: 10.0.9.50
+
+---
+# A playbook (site.yml) for that inventory: nothing in the plays names a bastion.
+# ansible-playbook -i inventory.yml site.yml -vvv shows each route, e.g.
+# "MULTIHOP ROUTE: bastion1 -> bastion2 -> 10.0.4.21".
+- name: Check the databases, two bastions away
+  hosts: databases
+  gather_facts: false
+  tasks:
+    - name: Show the route and the ssh_config written for it, without connecting
+      jumphosts.multihop.chain_info:
+      register: route
+
+    - name: Run a command on the database host itself
+      ansible.builtin.command: uptime
+      changed_when: false
+
+- name: Reach the legacy hosts with the paramiko backend (no OpenSSH client needed)
+  hosts: legacy
+  gather_facts: false
+  vars:
+    multihop_backend: paramiko
+  tasks:
+    - name: Ping through bastion1 and the netcat hop
+      ansible.builtin.ping:
 """
 
 import contextlib

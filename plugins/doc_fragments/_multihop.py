@@ -31,8 +31,9 @@ options:
       - Which client runs the chain. V(openssh) uses the OpenSSH client with one shared master
         connection per hop.
       - V(paramiko) needs no OpenSSH client on the controller. It connects in-process with the Python library
-        paramiko (5.x). Each hop's SSH transport runs over a C(direct-tcpip) channel of the one before (over
-        C(nc) on a V(netcat) hop, over the proxy for a V(socks5) hop), and the target's transport over the last.
+        paramiko (tested with paramiko 5.1). Each hop's SSH transport runs over a C(direct-tcpip) channel of the
+        one before (over C(nc) on a V(netcat) hop, over the proxy for a V(socks5) hop), and the target's transport
+        over the last.
         It also serves hosts without O(multihop_via).
       - With V(paramiko), every hop and the target are verified against known_hosts (C(UserKnownHostsFile) from
         their C(ssh_args) or C(ansible_ssh_common_args), else C(~/.ssh/known_hosts)); an unknown key is refused

@@ -74,17 +74,18 @@ hops:
   returned: always
   type: list
   elements: dict
-  contains:
+  # The same keys describe RV(target).
+  contains: &described
     name:
-      description: Inventory hostname of the hop, or its host for a hop written inline in C(multihop_via).
+      description: Inventory hostname; for a hop written inline in C(multihop_via), its host.
       type: str
       sample: bastion2
     alias:
-      description: The hop's Host name in the generated ssh_config.
+      description: The Host name in the generated ssh_config (RV(ssh_config) for a hop, RV(host_block) for the host).
       type: str
       sample: bastion2
     type:
-      description: How the hop reaches the next one.
+      description: How a hop reaches the next one (C(multihop_type), or C(type) in a mapping hop).
       type: str
       choices: [ssh, netcat, socks5]
     host:
@@ -107,19 +108,19 @@ hops:
       description: The key file, if one is set.
       type: str
     has_password:
-      description: Whether a password is set for the hop (the password itself is never returned).
+      description: Whether a password is set (the password itself is never returned).
       type: bool
     host_key_checking:
-      description: The hop's own host-key-checking setting, null when not set.
+      description: Its own host-key-checking setting (C(ansible_host_key_checking)), null when not set.
       type: bool
     known_hosts:
       description:
-        - The hop's pinned host keys (C(multihop_known_hosts), or C(known_hosts) in a mapping hop), as checked
-          known_hosts lines without comments. When not empty, the hop's key is checked against these alone.
+        - Pinned host keys (C(multihop_known_hosts), or C(known_hosts) in a mapping hop), as checked
+          known_hosts lines without comments. When not empty, its key is checked against these alone.
       type: list
       elements: str
     options:
-      description: ssh_config options from the hop's C(ssh_args) or C(ansible_ssh_common_args).
+      description: ssh_config options from C(ssh_args) (a mapping hop) or C(ansible_ssh_common_args).
       type: dict
       sample: {UserKnownHostsFile: /etc/ssh/bastions_known_hosts}
     sources:
@@ -127,10 +128,11 @@ hops:
       type: dict
       sample: {host: "hostvars[bastion2].ansible_host", port: "hostvars[bastion2].ansible_port"}
 target:
-  description: The host itself, described like a hop.
+  description: The host itself, with the same keys as each element of RV(hops).
   returned: always
   type: dict
   sample: {name: deep1, host: 10.203.4.2, port: 22, user: deep, address: "deep@10.203.4.2:22"}
+  contains: *described
 ssh_args:
   description:
     - Arguments the connection plugin adds to every C(ssh), C(scp) and C(sftp) command for this host.

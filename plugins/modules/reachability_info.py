@@ -108,9 +108,13 @@ failed_hop:
   type: str
   sample: bastion2
 failed_stage:
-  description: The stage at which RV(failed_hop) failed; null when reachable.
+  description:
+    - The stage at which RV(failed_hop) failed; null when reachable.
+    - V(tcp) connecting, V(banner) the SSH version exchange, V(hostkey) checking the host key, V(auth) logging in,
+      V(forward) opening the channel to the next hop (never for the host itself).
   returned: always
   type: str
+  choices: [tcp, banner, hostkey, auth, forward]
   sample: tcp
 error:
   description: Why RV(failed_hop) failed; null when reachable.
@@ -128,9 +132,10 @@ hops:
   returned: always
   type: list
   elements: dict
-  contains:
+  # The same keys describe RV(target).
+  contains: &report
     name:
-      description: Inventory hostname of the hop, or its host for a hop written inline.
+      description: Inventory hostname; for a hop written inline, its host.
       type: str
     address:
       description: C(user@host:port).
@@ -143,11 +148,13 @@ hops:
       description: V(hop), or V(target) for RV(target).
       type: str
     stage:
-      description: The last stage reached; null when the walk never got to this hop.
+      description: The last stage reached; null when the walk never got this far. The host itself has no V(forward).
       type: str
       choices: [tcp, banner, hostkey, auth, forward]
     ok:
-      description: Whether RV(hops[].stage) succeeded. A hop that passed is at V(forward) with V(true).
+      description:
+        - Whether RV(hops[].stage) succeeded. A hop that passed is at V(forward) with V(true), the host itself at
+          V(auth) with V(true).
       type: bool
     error:
       description: Why RV(hops[].stage) failed, or null.
@@ -180,7 +187,8 @@ hops:
         - Whether the key matched the element's pinned keys (C(multihop_known_hosts)); null when it has none.
       type: bool
     audit:
-      description: The bastion audit; null when not audited (not logged in, a socks5 hop, or O(audit=false)).
+      description:
+        - The bastion audit; null when not audited (not logged in, a socks5 hop, the host itself, or O(audit=false)).
       type: dict
       contains:
         agent_forwarding_accepted:
@@ -198,9 +206,12 @@ hops:
           type: list
           elements: str
 target:
-  description: The report of the host itself, like a hop's, with no V(forward) stage and no audit.
+  description:
+    - The report of the host itself, with the same keys as each element of RV(hops); it has no V(forward) stage
+      and no audit.
   returned: always
   type: dict
+  contains: *report
 audit_findings:
   description: All findings of all audited bastions.
   returned: always

@@ -129,7 +129,7 @@ def count_sessions(log, user):
 
 @pytest.mark.parametrize('tcp_nodelay', [True, False])
 def test_each_hop_login_starts_one_session_unless_told_not_to(lab, backend, tmp_path, tcp_nodelay):
-    """sshd sets TCP_NODELAY when a session starts; docs/connection.md#performance has the timings.
+    """sshd sets TCP_NODELAY when a session starts; docs/docsite/rst/connection.rst (Performance) has the timings.
 
     OpenSSH logs in to each hop once, for the whole run; paramiko once per task and target.
     """
