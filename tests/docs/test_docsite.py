@@ -146,7 +146,7 @@ def run_chromium(args: list[str], url: str) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="multihop-chromium-") as profile:
         command = [*chromium_command(), f"--user-data-dir={profile}", *args, url]
         try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT)
+            result = subprocess.run(command, capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT, check=False)
         except subprocess.TimeoutExpired as exc:
             stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
             pytest.fail(f"chromium did not finish within {CHROMIUM_TIMEOUT}s: {command}\n{stderr or ''}")
@@ -177,7 +177,7 @@ def rendered() -> dict[str, Page]:
         return parse_page(result.stdout)
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        return dict(zip(pages, pool.map(dump, pages)))
+        return dict(zip(pages, pool.map(dump, pages), strict=True))
 
 
 # --- What must be there, from the collection's own files
@@ -189,7 +189,7 @@ def _names(directory: str, suffix: str = ".py") -> list[str]:
 
 def _guide_title(name: str) -> str:
     lines = (ROOT / "docs/docsite/rst" / f"{name}.rst").read_text(encoding="utf-8").splitlines()
-    for text, underline in zip(lines, lines[1:]):
+    for text, underline in zip(lines, lines[1:], strict=False):  # pairs of consecutive lines
         if text.strip() and re.fullmatch(r"(=)\1+", underline) and len(underline) >= len(text):
             return text.replace("``", "")
     raise AssertionError(f"docs/docsite/rst/{name}.rst has no title")

@@ -7,7 +7,8 @@ import re as _re
 
 from docutils import nodes as _nodes
 
-extensions = [ext for ext in extensions if ext != "sphinx.ext.intersphinx"]  # noqa: F821
+# `extensions` comes from the generated part of conf.py, above this one.
+extensions = [ext for ext in globals().get("extensions", []) if ext != "sphinx.ext.intersphinx"]
 intersphinx_mapping = {}
 # The default, "PROJECT VERSION documentation", has a double space when there is no version.
 html_title = "jumphosts.multihop documentation"
