@@ -103,7 +103,6 @@ HOST_KEY_CHECKING_OFF = frozenset(('no', 'off', 'false'))
 NO_KNOWN_HOSTS = frozenset(('/dev/null', 'none'))
 
 
-
 def hop_option_role(key: object, value: object, where: str) -> str:
     """``allowed`` or ``ignored`` for an ssh_config keyword in a hop's ssh arguments; refused ones raise.
 
@@ -151,7 +150,6 @@ def check_option(key: object, value: object, where: str, *, reveal: bool = True)
         if not pattern.match(value):
             raise gate.refused(where, what, value, f'not a valid {key} value', reveal)
     return key, value
-
 
 
 def host_key_checking_off(options: tuple[tuple[str, str], ...], host_key_checking: bool | None) -> bool:
