@@ -1,7 +1,7 @@
 # Build and test pipeline of the jumphosts.multihop collection.
 #
 #   make test      everything CI runs (.ci/run), cheapest checks first, lab torn down at the end
-#   make demo      bring the lab up and run playbooks/demo.yml: the plugin, both roles, the modules, the report
+#   make demo      bring the lab up and run tests/lab/demo.yml: the plugin, both roles, the modules, the report
 #   make help      list the targets
 #
 # Two venvs: .venv (Python >= 3.12, ansible-core 2.21 and all tooling) and .venv-2.19
@@ -155,8 +155,8 @@ lab-down: ## Take the lab down
 lab-status: ## Show the lab's state
 	$(or $(wildcard $(VENV)/bin/python),python3) tests/lab/lab.py status
 
-demo: install lab-up ## Lab up + playbooks/demo.yml: plugin, chain_info, reachability, both roles, report (lab stays up)
-	$(call with_venv,$(VENV)) ansible-playbook -i $(LAB_DIR)/inventory.yml playbooks/demo.yml
+demo: install lab-up ## Lab up + tests/lab/demo.yml: plugin, chain_info, reachability_info, both roles, report (lab stays up)
+	$(call with_venv,$(VENV)) ansible-playbook -i $(LAB_DIR)/inventory.yml tests/lab/demo.yml
 	@echo "The lab is still up (inventory: $(LAB_DIR)/inventory.yml); make lab-down takes it down."
 
 # --- everything, cheap checks first; the lab goes down at the end whatever happens

@@ -12,6 +12,7 @@ Runs on the main venv only (make ee): ansible-builder is not in tests/requiremen
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -19,9 +20,22 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+def runtime_requirement(name: str) -> Requirement:
+    """The requirement on ``name`` in a pip requirements file (the collection's requirements.txt by default)."""
+    return requirement_in(REPO_ROOT / "requirements.txt", name)
+
+
+def requirement_in(path: Path, name: str) -> Requirement:
+    found = [Requirement(line.split("#", 1)[0].strip()) for line in path.read_text().splitlines()
+             if line.split("#", 1)[0].strip()]
+    (match,) = [r for r in found if r.name == name]
+    return match
 
 
 def _run(*args: object, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -94,6 +108,16 @@ def test_introspection_finds_our_requirements(build_context: Path, tmp_path: Pat
 
     pip_lines = pip_out.read_text().splitlines()
     bindep_lines = bindep_out.read_text().splitlines()
-    assert any(line.startswith("paramiko>=3.4") and "jumphosts.multihop" in line for line in pip_lines), pip_lines
+    ours = [Requirement(line.split("#", 1)[0].strip()) for line in pip_lines if "jumphosts.multihop" in line]
+    assert runtime_requirement("paramiko") in ours, pip_lines
     assert any(line.startswith("openssh-client [platform:dpkg]") for line in bindep_lines), bindep_lines
     assert any(line.startswith("openssh-clients [platform:rpm]") for line in bindep_lines), bindep_lines
+
+
+def test_runtime_and_test_requirements_name_the_tested_paramiko() -> None:
+    """requirements.txt (what an execution environment installs) allows exactly the paramiko range both test
+    venvs are built from, and the paramiko these tests run on is inside it."""
+    runtime = runtime_requirement("paramiko")
+    for name in ("requirements.txt", "requirements-2.19.txt"):
+        assert requirement_in(REPO_ROOT / "tests" / name, "paramiko").specifier == runtime.specifier, name
+    assert runtime.specifier.contains(importlib.metadata.version("paramiko"))
