@@ -147,8 +147,8 @@ def run_command(transport, command: str, in_data: bytes | None, *, pty: bool, wa
                 shown = to_text(b''.join(out))
                 if become_password:  # a pty may have echoed it after a prompt that went unnoticed
                     shown = shown.replace(become_password, '********')
-                raise BecomeTimeout('Timeout (%ds) waiting for privilege escalation prompt: %s'
-                                    % (escalation_timeout(timeout), shown))
+                raise BecomeTimeout(f'Timeout ({int(escalation_timeout(timeout))}s) waiting for privilege escalation '
+                                    f'prompt: {shown}')
             if not transport.is_active():
                 raise EOFError('the connection closed while the command ran')
             select.select([channel], [], [], 1 if watcher.ready else min(1, silence_left))

@@ -16,6 +16,7 @@ from both; where the backends legitimately differ, the case says so and why.
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import os
 import re
@@ -203,10 +204,8 @@ class _Channel:
         os.write(self.wake_w, b'.')  # as paramiko's channel: the exit status wakes select() too
 
     def _ready(self, name):
-        try:
+        with contextlib.suppress(BlockingIOError):
             os.read(self.wake_r, 4096)
-        except BlockingIOError:
-            pass
         with self.lock:
             return bool(self.buffers[name])
 
