@@ -35,15 +35,6 @@ def check(name, that):
     return {'name': name, 'ansible.builtin.assert': {'that': that}}
 
 
-CASES = {}
-
-
-def case(function):
-    CASES[function.__name__] = function
-    return function
-
-
-@case
 def command_gives_rc_stdout_and_stderr(run):
     result = run.play([
         {'name': 'run', 'ansible.builtin.command': {'argv': ['sh', '-c', 'printf out; printf err >&2; exit 3']},
@@ -54,7 +45,6 @@ def command_gives_rc_stdout_and_stderr(run):
     assert result.recap['t01']['ok'] == 2, result.output
 
 
-@case
 def copy_puts_a_file_on_the_target(run):
     source = run.tmp_path / 'put.txt'
     source.write_bytes(b'put through the hops\n')
@@ -68,7 +58,6 @@ def copy_puts_a_file_on_the_target(run):
     result.assert_ok('t01')
 
 
-@case
 def fetch_gets_a_file_from_the_target(run):
     remote = f'~/contract-fetch-{run.backend}.txt'
     result = run.play([
@@ -81,7 +70,6 @@ def fetch_gets_a_file_from_the_target(run):
     assert (run.tmp_path / 'fetched').read_bytes() == b'fetched through the hops\n'
 
 
-@case
 def reset_connection_makes_the_next_task_log_in_again(run):
     # The client's address and port, as the target's sshd sees it: a new login comes from a new port.
     where = {'ansible.builtin.command': 'sh -c "echo $SSH_CLIENT"', 'changed_when': False}
@@ -94,7 +82,6 @@ def reset_connection_makes_the_next_task_log_in_again(run):
     result.assert_ok('t01')
 
 
-@case
 def become_answers_the_sudo_password_prompt(run):
     result = run.play([
         {'name': 'whoami', 'ansible.builtin.command': 'id -u', 'register': 'uid', 'changed_when': False},
@@ -104,7 +91,6 @@ def become_answers_the_sudo_password_prompt(run):
     assert run.become_password not in result.output
 
 
-@case
 def a_hop_that_refuses_is_unreachable_naming_the_hop(run):
     # bastion1's address, on a port where nothing listens.
     add_hosts(run.inventory, 'refusing', {
@@ -118,7 +104,6 @@ def a_hop_that_refuses_is_unreachable_naming_the_hop(run):
     result.assert_unreachable('behind_refusing', 'hop 1/2 refusing_hop jump1@10.203.1.2:1: ', 'Connection refused')
 
 
-@case
 def a_become_prompt_that_never_comes_is_unreachable_after_timeout_plus_2(run):
     started = time.monotonic()
     result = run.play([{'name': 'become', 'ansible.builtin.command': 'id -u', 'changed_when': False}],
@@ -130,7 +115,18 @@ def a_become_prompt_that_never_comes_is_unreachable_after_timeout_plus_2(run):
     print(f'{run.backend}: UNREACHABLE after a playbook of {took:.1f} s')
 
 
+CASES = (
+    command_gives_rc_stdout_and_stderr,
+    copy_puts_a_file_on_the_target,
+    fetch_gets_a_file_from_the_target,
+    reset_connection_makes_the_next_task_log_in_again,
+    become_answers_the_sudo_password_prompt,
+    a_hop_that_refuses_is_unreachable_naming_the_hop,
+    a_become_prompt_that_never_comes_is_unreachable_after_timeout_plus_2,
+)
+
+
 @pytest.mark.parametrize('backend', BACKENDS)
-@pytest.mark.parametrize('name', list(CASES))
-def test_backend_contract(name, backend, lab, tmp_path):
-    CASES[name](Run(lab, backend, tmp_path))
+@pytest.mark.parametrize('case', CASES, ids=lambda case: case.__name__)
+def test_backend_contract(case, backend, lab, tmp_path):
+    case(Run(lab, backend, tmp_path))

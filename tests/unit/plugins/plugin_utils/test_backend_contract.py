@@ -394,31 +394,20 @@ def harness(request, root, keys, monkeypatch):
     seam.close()
 
 
-# --- the table --------------------------------------------------------------------------------------------
+# --- the table: its cases, then CASES ---------------------------------------------------------------------
 
-CASES = {}
-
-
-def case(function):
-    CASES[function.__name__] = function
-    return function
-
-
-@case
 def exec_gives_rc_stdout_and_stderr(h):
     connection = h.connection()
     assert connection.exec_command('printf out; printf err >&2; exit 3') == (3, b'out', b'err')
     assert h.logins() == 1
 
 
-@case
 def exec_pipes_input_in(h):
     connection = h.connection()
     assert connection.exec_command('cat; printf done', in_data=b'module source\n') == (
         0, b'module source\ndone', b'')
 
 
-@case
 def later_commands_reuse_the_login(h):
     connection = h.connection()
     for word in ('one', 'two', 'three'):
@@ -426,14 +415,12 @@ def later_commands_reuse_the_login(h):
     assert h.logins() == 1
 
 
-@case
 def put_copies_a_file_to_the_target(h):
     source, destination = h.file('local.txt', b'copied\x00bytes\n'), str(h.root / 'remote' / 'put.txt')
     rc, _out, _err = h.connection().put_file(source, destination)
     assert rc == 0 and Path(destination).read_bytes() == b'copied\x00bytes\n'
 
 
-@case
 def put_of_a_missing_local_file_is_file_not_found(h):
     missing = str(h.root / 'no-such-file')
     with pytest.raises(AnsibleFileNotFound) as info:
@@ -443,35 +430,32 @@ def put_of_a_missing_local_file_is_file_not_found(h):
     assert not os.path.exists(h.root / 'remote' / 'x')
 
 
-@case
 def fetch_copies_a_file_from_the_target(h):
     source, destination = h.file('remote/fetch.txt', b'fetched\n'), str(h.root / 'fetched.txt')
     rc, _out, _err = h.connection().fetch_file(source, destination)
     assert rc == 0 and Path(destination).read_bytes() == b'fetched\n'
 
 
-@case
-def reset_makes_the_next_command_log_in_again(h):
+def _command_after(h, let_go):
+    """A command, then ``reset`` or ``close``, then another: disconnected in between, and the second one works."""
     connection = h.connection()
     connection.exec_command('true')
-    connection.reset()
+    getattr(connection, let_go)()
     assert not connection._connected
     assert connection.exec_command('printf again') == (0, b'again', b'')
+
+
+def reset_makes_the_next_command_log_in_again(h):
+    _command_after(h, 'reset')
     assert h.logins() == 2
 
 
-@case
 def close_lets_go_and_the_next_command_works(h):
-    connection = h.connection()
-    connection.exec_command('true')
-    connection.close()
-    assert not connection._connected
-    assert connection.exec_command('printf again') == (0, b'again', b'')
+    _command_after(h, 'close')
     # The builtin's close keeps the ControlPersist master for the next task; paramiko's closes what it holds.
     assert h.logins() == {'openssh': 1, 'paramiko': 2}[h.name]
 
 
-@case
 def a_hop_that_refuses_is_unreachable_naming_the_hop_and_stage(h):
     h.seam.hop_refuses()
     connection = h.connection()
@@ -488,7 +472,6 @@ def a_hop_that_refuses_is_unreachable_naming_the_hop_and_stage(h):
     assert h.logins() == 0
 
 
-@case
 def become_sends_the_password_when_prompted(h):
     connection = h.connection()
     command = h.with_sudo(connection, "/bin/sh -c 'printf escalated'")
@@ -497,7 +480,6 @@ def become_sends_the_password_when_prompted(h):
     assert BECOME_PASSWORD.encode() not in out + err
 
 
-@case
 def become_with_a_wrong_password_fails_the_task(h):
     connection = h.connection()
     command = h.with_sudo(connection, '/bin/sh -c true', password='wrong-password')
@@ -508,7 +490,6 @@ def become_with_a_wrong_password_fails_the_task(h):
     assert 'wrong-password' not in info.value.message
 
 
-@case
 def a_become_prompt_that_never_comes_is_unreachable_after_timeout_plus_2(h):
     h.monkeypatch.setenv('MH_REMOTE_SUDO', 'silent')
     connection = h.connection()
@@ -523,6 +504,22 @@ def a_become_prompt_that_never_comes_is_unreachable_after_timeout_plus_2(h):
     assert TIMEOUT + 2 <= waited < TIMEOUT + 4, waited
 
 
-@pytest.mark.parametrize('name', list(CASES))
-def test_backend_contract(name, harness):
-    CASES[name](harness)
+CASES = (
+    exec_gives_rc_stdout_and_stderr,
+    exec_pipes_input_in,
+    later_commands_reuse_the_login,
+    put_copies_a_file_to_the_target,
+    put_of_a_missing_local_file_is_file_not_found,
+    fetch_copies_a_file_from_the_target,
+    reset_makes_the_next_command_log_in_again,
+    close_lets_go_and_the_next_command_works,
+    a_hop_that_refuses_is_unreachable_naming_the_hop_and_stage,
+    become_sends_the_password_when_prompted,
+    become_with_a_wrong_password_fails_the_task,
+    a_become_prompt_that_never_comes_is_unreachable_after_timeout_plus_2,
+)
+
+
+@pytest.mark.parametrize('case', CASES, ids=lambda case: case.__name__)
+def test_backend_contract(case, harness):
+    case(harness)
