@@ -355,8 +355,12 @@ class Harness:
         """How many times the target was logged in to so far."""
         return self.seam.logins()
 
+    def pins(self, address):
+        """multihop_known_hosts for ``address``: the one host key every fake server shows."""
+        return [f'{address} {self.keys.type} {self.keys.base64}']
+
     def connection(self, **variables):
-        pins = lambda address: [f'{address} {self.keys.type} {self.keys.base64}']  # noqa: E731
+        pins = self.pins
         hostvars = {'bastion1': {'ansible_host': HOP[0], 'ansible_user': 'jump1',
                                  'ansible_ssh_private_key_file': self.keys.private,
                                  'multihop_known_hosts': pins(HOP[0])}}
