@@ -14,7 +14,17 @@ BUFSIZE = 65536
 
 
 class BecomeError(Exception):
-    """Escalation failed (wrong or missing password, no prompt in time)."""
+    """Escalation failed (wrong or missing password)."""
+
+
+class BecomeTimeout(BecomeError):
+    """No prompt (or no success after the password) in time: unreachable, as ansible.builtin.ssh says."""
+
+
+def escalation_timeout(timeout: float) -> float:
+    """Seconds of silence after which escalation has failed: ansible.builtin.ssh's ``timeout + 2``, which
+    it keeps longer than the connect timeout so that the two never race."""
+    return timeout + 2
 
 
 def use_pty(in_data: bytes | None, sudoable: bool, use_tty: bool) -> bool:
@@ -90,18 +100,18 @@ class BecomeWatcher:
         return False, False
 
 
-def _read_channel(channel, watcher: BecomeWatcher, out: list[bytes], err: list[bytes]) -> bool:
-    """Drain what the channel has; True when the password is to be sent."""
-    send_password = False
+def _read_channel(channel, watcher: BecomeWatcher, out: list[bytes], err: list[bytes]) -> tuple[bool, bool]:
+    """Drain what the channel has: (anything arrived, the password is to be sent now)."""
+    arrived = send_password = False
     while channel.recv_ready():
         kept, send = watcher.feed('stdout', channel.recv(BUFSIZE))
         out.append(kept)
-        send_password = send_password or send
+        arrived, send_password = True, send_password or send
     while channel.recv_stderr_ready():
         kept, send = watcher.feed('stderr', channel.recv_stderr(BUFSIZE))
         err.append(kept)
-        send_password = send_password or send
-    return send_password
+        arrived, send_password = True, send_password or send
+    return arrived, send_password
 
 
 def run_command(transport, command: str, in_data: bytes | None, *, pty: bool, watcher: BecomeWatcher,
@@ -114,7 +124,7 @@ def run_command(transport, command: str, in_data: bytes | None, *, pty: bool, wa
         channel.exec_command(command)
         out: list[bytes] = []
         err: list[bytes] = []
-        started = time.monotonic()
+        quiet_since = time.monotonic()
         sent_input = False
         while True:
             if watcher.ready and not sent_input:
@@ -123,17 +133,25 @@ def run_command(transport, command: str, in_data: bytes | None, *, pty: bool, wa
                 if not pty:
                     channel.shutdown_write()  # EOF on stdin, as the builtin's closed pipe
                 sent_input = True
-            if _read_channel(channel, watcher, out, err):
+            arrived, send_password = _read_channel(channel, watcher, out, err)
+            if arrived:
+                quiet_since = time.monotonic()
+            if send_password:
                 channel.sendall(to_bytes(become_password or '', errors='surrogate_or_strict') + b'\n')
                 continue
             if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
                 break
-            if not watcher.ready and time.monotonic() - started > timeout:
-                raise BecomeError(f'Timeout ({timeout}s) waiting for privilege escalation prompt: '
-                                  + to_text(b''.join(out) + b''.join(err)))
+            # As the builtin: silence, not the total time, while escalation is negotiated; its message too.
+            silence_left = quiet_since + escalation_timeout(timeout) - time.monotonic()
+            if not watcher.ready and silence_left <= 0:
+                shown = to_text(b''.join(out))
+                if become_password:  # a pty may have echoed it after a prompt that went unnoticed
+                    shown = shown.replace(become_password, '********')
+                raise BecomeTimeout(f'Timeout ({int(escalation_timeout(timeout))}s) waiting for privilege escalation '
+                                    f'prompt: {shown}')
             if not transport.is_active():
                 raise EOFError('the connection closed while the command ran')
-            select.select([channel], [], [], 1)
+            select.select([channel], [], [], 1 if watcher.ready else min(1, silence_left))
         out.append(watcher.flush('stdout'))
         err.append(watcher.flush('stderr'))
         return channel.recv_exit_status(), b''.join(out), b''.join(err)

@@ -48,6 +48,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_pool 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_run import (
     BUFSIZE,
     BecomeError,
+    BecomeTimeout,
     BecomeWatcher,
     run_command,
     use_pty,
@@ -167,6 +168,8 @@ def _ansible_errors(label: str) -> Iterator[None]:
         yield
     except (AnsibleError, HopError):
         raise  # a HopError is the connection plugin's to map, as it is for the OpenSSH backend
+    except BecomeTimeout as e:  # unreachable, as on the builtin's code (the OpenSSH backend)
+        raise AnsibleConnectionFailure(str(e)) from None
     except BecomeError as e:
         raise AnsibleError(str(e)) from None
     except TransferError as e:

@@ -81,13 +81,6 @@ def test_every_transfer_method_copies_and_fetches_unicode_names(lab, backend, tm
         assert (fetched / method / Path(remote).name).read_text(encoding='utf-8') == 'multihop payload ✓\n'
 
 
-def test_become_with_a_sudo_password_behind_a_bastion(lab, backend, tmp_path):
-    tasks = [{'name': 'whoami as root', 'ansible.builtin.command': 'id -u', 'register': 'uid', 'changed_when': False},
-             {'name': 'is root', 'ansible.builtin.assert': {'that': "uid.stdout == '0'"}}]
-    result = run_playbook(tmp_path, inventory_for(lab, backend), [play('t01,deep1', tasks, become=True)])
-    result.assert_ok('t01', 'deep1')
-
-
 def test_pipelining_reset_connection_and_wait_for_connection(lab, backend, tmp_path):
     tasks = [
         {'name': 'first', 'ansible.builtin.command': 'true', 'changed_when': False},
