@@ -79,7 +79,8 @@ class WalkObserver:
         """``stage`` failed; the walk stops and raises ``HopError`` with the same index, stage and reason."""
 
     def reused(self, index: int) -> None:
-        """Hop ``index`` is a pooled transport, logged in before this walk: the walk runs only its ``forward``."""
+        """Hop ``index`` is taken from the pool, with the route to it: this walk runs none of its stages, but
+        the last reused hop's ``forward``."""
 
     def learned(self, index: int, **facts: object) -> None:
         """What a server showed: ``server_version``, or ``host_key_type``, ``host_key_fingerprint``,
@@ -122,19 +123,16 @@ class HopWalk:
 
         Returns the stream (socket-like). Raises ``HopError`` at the first stage that fails.
         """
-        stream = None
-        for index, hop in enumerate(self.hops):
-            transport = self._pooled(index)
-            if transport is not None:
-                self.observer.reused(index)
-            else:
-                if stream is None:
-                    stream = self._connect(index)
-                if hop.type == 'socks5':
-                    stream = self._socks5_forward(index, stream)
-                    continue
-                transport = self._login(index, stream)
-                self._keep(index, transport)
+        reused = self._reuse_pooled()
+        stream = self._forward(reused - 1, self.logged_in[reused - 1]) if reused else None
+        for index in range(reused, len(self.hops)):
+            if stream is None:
+                stream = self._connect(index)
+            if self.hops[index].type == 'socks5':
+                stream = self._socks5_forward(index, stream)
+                continue
+            transport = self._login(index, stream)
+            self._keep(index, transport)
             self.logged_in[index] = transport
             stream = self._forward(index, transport)
         if self.target is not None:
@@ -244,6 +242,16 @@ class HopWalk:
             return stages.socks5(self.hops[index], sock, host, port, blame_next=self._has_next(index))
 
     # -- the pool ----------------------------------------------------------------------------------------
+
+    def _reuse_pooled(self) -> int:
+        """How many hops, from the first, the walk takes from the pool: up to the last one live there, whose
+        route they carry. The walk goes on from its forward."""
+        live = {index: transport for index in range(len(self.hops)) if (transport := self._pooled(index)) is not None}
+        reused = max(live) + 1 if live else 0
+        for index in range(reused):
+            self.observer.reused(index)
+        self.logged_in.update(live)  # a socks5 hop has no transport
+        return reused
 
     def _pooled(self, index: int):
         if self.pool is None:
