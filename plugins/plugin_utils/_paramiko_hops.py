@@ -111,6 +111,9 @@ class HopWalk:
         self.labels = [hop_label(hops, i) for i in range(len(hops))]
         if target is not None:
             self.labels.append(f'target {target.name} {destination[0]}:{destination[1]}')
+        # Where each hop forwards to (the next hop, or the destination), and its transport's key in the pool.
+        self.onward = [(hop.host, hop.effective_port) for hop in hops[1:]] + [destination]
+        self.pool_keys = [chain_digest(hops[:i + 1]) for i in range(len(hops))]
         self.settings = settings or WalkSettings()
         self.pool, self.observer = pool, observer or WalkObserver()
         self._connect_tcp, self._new_transport = connect_tcp, new_transport or paramiko.Transport
@@ -129,7 +132,7 @@ class HopWalk:
             if stream is None:
                 stream = self._connect(index)
             if self.hops[index].type == 'socks5':
-                stream = self._socks5_forward(index, stream)
+                stream = self._forward(index, stream)
                 continue
             transport = self._login(index, stream)
             self._keep(index, transport)
@@ -183,12 +186,6 @@ class HopWalk:
     def _has_next(self, index: int) -> bool:
         return index + 1 < len(self.elements)
 
-    def _onward(self, index: int) -> tuple[str, int]:
-        """Where hop ``index`` forwards to: the next hop, or the destination."""
-        if index + 1 < len(self.hops):
-            return self.hops[index + 1].host, self.hops[index + 1].effective_port
-        return self.destination
-
     def _connect(self, index: int):
         with self._stage(index, 'tcp'):
             return stages.connect(self.elements[index], self.settings.timeout, self._connect_tcp)
@@ -202,14 +199,8 @@ class HopWalk:
         known, source = known_host_entries(hop)
         names = known_hosts_names(hop)
         stages.prefer_known_key_types(transport, known, names)
-        key_exchange_error = None
         with self._stage(index, 'banner'):
-            try:
-                transport.start_client(timeout=timeout)
-            except (paramiko.SSHException, OSError, EOFError) as e:
-                if not transport.remote_version:
-                    raise StageFailed(f'no SSH banner: {error_text(e)}') from e
-                key_exchange_error = e  # the banner came: the key exchange is the host key's stage
+            key_exchange_error = stages.start_client(transport, timeout)
             self.observer.learned(index, server_version=transport.remote_version)
         with self._stage(index, 'hostkey'):
             if key_exchange_error is not None:
@@ -226,46 +217,43 @@ class HopWalk:
                 raise StageFailed(reason)
         return transport
 
-    def _forward(self, index: int, transport):
-        """Ask hop ``index`` for a stream onwards: direct-tcpip, or ``nc`` on a netcat hop."""
-        hop, timeout = self.hops[index], self.settings.timeout
-        host, port = self._onward(index)
+    def _forward(self, index: int, via):
+        """A stream onwards from hop ``index`` (``via``: its transport, or for socks5 its socket)."""
+        hop, timeout, blame_next = self.hops[index], self.settings.timeout, self._has_next(index)
+        host, port = self.onward[index]
         with self._forward_stage(index):
+            if hop.type == 'socks5':
+                return stages.socks5(hop, via, host, port, blame_next=blame_next)
             if hop.type == 'netcat':
-                return stages.netcat(hop, transport, host, port, timeout, blame_next=self._has_next(index),
-                                     clock=self.settings.clock)
-            return stages.direct_tcpip(hop, transport, host, port, timeout, blame_next=self._has_next(index))
-
-    def _socks5_forward(self, index: int, sock):
-        host, port = self._onward(index)
-        with self._forward_stage(index):
-            return stages.socks5(self.hops[index], sock, host, port, blame_next=self._has_next(index))
+                return stages.netcat(hop, via, host, port, timeout, blame_next=blame_next, clock=self.settings.clock)
+            return stages.direct_tcpip(hop, via, host, port, timeout, blame_next=blame_next)
 
     # -- the pool ----------------------------------------------------------------------------------------
 
     def _reuse_pooled(self) -> int:
         """How many hops, from the first, the walk takes from the pool: up to the last one live there, whose
         route they carry. The walk goes on from its forward."""
-        live = {index: transport for index in range(len(self.hops)) if (transport := self._pooled(index)) is not None}
+        live = {index: transport for index, key in enumerate(self.pool_keys)
+                if (transport := live_transport(self.pool, key)) is not None}
         reused = max(live) + 1 if live else 0
         for index in range(reused):
             self.observer.reused(index)
         self.logged_in.update(live)  # a socks5 hop has no transport
         return reused
 
-    def _pooled(self, index: int):
-        if self.pool is None:
-            return None
-        transport = self.pool.get(chain_digest(self.hops[:index + 1]))
-        if transport is not None and transport.is_active() and transport.is_authenticated():
-            return transport
-        return None
-
     def _keep(self, index: int, transport) -> None:
         if self.settings.hop_session:
             stages.start_one_session(transport, self.settings.timeout)
         if self.pool is not None:
-            self.pool[chain_digest(self.hops[:index + 1])] = transport
+            self.pool[self.pool_keys[index]] = transport
+
+
+def live_transport(pool: MutableMapping[str, object] | None, key: str):
+    """The pool's transport under ``key`` if it is still logged in, else None."""
+    transport = pool.get(key) if pool is not None else None
+    if transport is not None and transport.is_active() and transport.is_authenticated():
+        return transport
+    return None
 
 
 # --- the backend's entry point ----------------------------------------------------------------------------

@@ -68,6 +68,18 @@ def connect(hop: Hop, timeout: float, connect_tcp: Callable[[str, int, float], o
         raise StageFailed(f'cannot connect to {hop.host}:{hop.effective_port}: {error_text(e)}') from e
 
 
+def start_client(transport, timeout: float) -> Exception | None:
+    """Banner and key exchange. A failed key exchange, after the banner came, is returned: the host key's stage
+    reports it."""
+    try:
+        transport.start_client(timeout=timeout)
+    except (paramiko.SSHException, OSError, EOFError) as e:
+        if not transport.remote_version:
+            raise StageFailed(f'no SSH banner: {error_text(e)}') from e
+        return e
+    return None
+
+
 def prefer_known_key_types(transport, known, names: list[str]) -> None:
     """Ask first for the key types known_hosts has for the host, as OpenSSH does."""
     known_types = [key_type_of_blob(k.key_blob) or k.key_type for k in known
