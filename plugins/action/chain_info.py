@@ -22,8 +22,8 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import 
     render_host_block,
     render_plugin_config,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import CONNECTION_PLUGIN
 
-CONNECTION_PLUGIN = 'jumphosts.multihop.ssh'
 ARGUMENT_SPEC = {
     'host': {'type': 'str'},
 }

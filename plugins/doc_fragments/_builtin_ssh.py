@@ -22,7 +22,7 @@ def builtin_options_yaml(documentation: str) -> str:
     """The ``options:`` block of the builtin's DOCUMENTATION, as text, without version_added lines.
 
     Every worker process loads this fragment, and ansible-core parses the text once more anyway:
-    cutting the block out as text costs nothing, where a YAML round trip cost 20 ms per task and host.
+    cutting the block out as text is cheap where a YAML round trip is not (docs/performance.md).
     """
     lines = documentation.splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip() == 'options:')

@@ -56,7 +56,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import MultihopError, resolve_host
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import VariableError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import permit_open
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._permit_open import permit_open
 
 
 def bastion_permitopen(hosts, hostvars, names, addresses=()):

@@ -8,16 +8,16 @@ DOCUMENTATION = r"""
 name: known_hosts_merge
 short_description: Merge host keys found by a scan into pinned keys, reporting keys that differ from a pin
 description:
-  - Takes the results of M(jumphosts.multihop.reachability) run with O(jumphosts.multihop.reachability#module:scan=true)
-    and the pinned keys you have (C(multihop_known_hosts) lines), and returns the pins with every key never seen
-    before added.
+  - Takes the results of M(jumphosts.multihop.reachability_info) run with
+    O(jumphosts.multihop.reachability_info#module:scan=true) and the pinned keys you have
+    (C(multihop_known_hosts) lines), and returns the pins with every key never seen before added.
   - A key that differs from a pinned key of the same type for the same name is not added. It is returned under
     C(mismatched), so that a person can find out why (a reinstalled host, or a man in the middle).
   - The playbook C(jumphosts.multihop.host_keys) uses it.
 positional: pinned
 options:
   _input:
-    description: Registered results of M(jumphosts.multihop.reachability), one per host.
+    description: Registered results of M(jumphosts.multihop.reachability_info), one per host.
     type: list
     elements: dict
     required: true

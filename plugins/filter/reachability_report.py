@@ -5,10 +5,10 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: reachability_report
-short_description: Render jumphosts.multihop.reachability results as a Markdown table or a Graphviz graph
+short_description: Render jumphosts.multihop.reachability_info results as a Markdown table or a Graphviz graph
 version_added: 0.1.0
 description:
-  - Takes a dictionary of inventory hostname to the registered result of M(jumphosts.multihop.reachability)
+  - Takes a dictionary of inventory hostname to the registered result of M(jumphosts.multihop.reachability_info)
     and renders it.
   - V(markdown) is a table with one row per host. V(dot) is a Graphviz graph of controller, bastions and
     hosts, with green edges where the walk got through, red edges into the hop that failed, which is marked
@@ -27,7 +27,7 @@ options:
     choices: [markdown, dot]
     default: markdown
 seealso:
-  - module: jumphosts.multihop.reachability
+  - module: jumphosts.multihop.reachability_info
 """
 
 EXAMPLES = r"""

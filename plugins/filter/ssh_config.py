@@ -79,7 +79,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import MultihopError, resolve_host
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory_config import (
     ControlMasterSettings,
     render_inventory_config,
 )

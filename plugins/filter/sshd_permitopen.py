@@ -38,7 +38,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import MultihopError
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import sshd_permit_open
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._permit_open import sshd_permit_open
 
 
 def sshd_permitopen(destinations):

@@ -37,7 +37,7 @@ notes:
   - The connection plugin writes the ssh_config file in RV(ssh_config_path) on its first connection through the
     route; until then the file does not exist.
 seealso:
-  - module: jumphosts.multihop.reachability
+  - module: jumphosts.multihop.reachability_info
   - plugin: jumphosts.multihop.ssh
     plugin_type: connection
 """

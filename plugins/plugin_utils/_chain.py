@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _hop_keywords as hop_keywords
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import MultihopError, VariableError, shown
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._hop_string import (
     inline_alias,
@@ -63,7 +64,7 @@ class Hop:
     known_hosts: tuple[str, ...] = ()
     sources: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     # What the hop's ssh arguments hold that only concerns a target's session: keywords (see
-    # _gate.IGNORED_ON_HOPS) and flags such as -C or -F.
+    # _hop_keywords.IGNORED_ON_HOPS) and flags such as -C or -F.
     ignored_options: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -93,7 +94,7 @@ class Hop:
 
         Pinned keys win over such settings: the hop is then checked strictly against them alone.
         """
-        return not self.known_hosts and gate.host_key_checking_off(self.options, self.host_key_checking)
+        return not self.known_hosts and hop_keywords.host_key_checking_off(self.options, self.host_key_checking)
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,7 @@ class _Resolver:
             known_hosts=gate.check_known_hosts_lines(values['known_hosts'], where, reveal=reveal('known_hosts')),
             sources=hop_input.sources,
         )
-        gate.check_known_hosts_writes(hop.options, where)
+        hop_keywords.check_known_hosts_writes(hop.options, where)
         if hop_type == 'socks5' and (hop.user or hop.password or hop.private_key_file or hop.options
                                      or hop.known_hosts):
             raise MultihopError(f'{where}: a socks5 hop takes only host and port')

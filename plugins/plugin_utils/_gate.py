@@ -33,116 +33,32 @@ _TIME_RE = re.compile(r'(?:[0-9]{1,9}[smhdwSMHDW]?)+\Z')
 _TIME_PART_RE = re.compile(r'([0-9]+)([smhdwSMHDW]?)')
 _TIME_UNITS = {'': 1, 's': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
 _MAX_TIME = 2**31 - 1  # OpenSSH's convtime() refuses more seconds than an int holds
-_INT_RE = re.compile(r'[0-9]{1,9}\Z')
-# Algorithm lists such as "-*cbc,+ssh-rsa" or "^curve25519-sha256": no whitespace, no quotes.
-_LIST_RE = re.compile(r'[A-Za-z0-9@._+,^*-]{1,2048}\Z')
-_IPQOS_RE = re.compile(r'[A-Za-z0-9]{1,16}(?: [A-Za-z0-9]{1,16})?\Z')
-_REKEY_RE = re.compile(r'(?:default|none|[0-9]{1,12}[KMGkmg]?)(?: (?:none|[0-9]{1,9}[smhdwSMHDW]?))?\Z')
-_KEYWORD_RE = re.compile(r'[A-Za-z][A-Za-z0-9]{0,63}\Z')
 # Host patterns: names and ssh wildcards only; never whitespace, quotes, "!", "%" or a leading "-".
 HOST_PATTERN_RE = re.compile(r'[A-Za-z0-9_*?][A-Za-z0-9._*?:-]{0,252}\Z')
-
+KEYWORD_RE = re.compile(r'[A-Za-z][A-Za-z0-9]{0,63}\Z')
 _BOOL = ('yes', 'no')
-# How each ssh_config keyword a hop may set is checked: a grammar name, or the values it may take.
-HOP_KEYWORDS: dict[str, str | tuple[str, ...]] = {
-    'addressfamily': ('any', 'inet', 'inet6'),
-    'bindaddress': 'host',
-    'casignaturealgorithms': 'list',
-    'certificatefile': 'path',
-    'checkhostip': _BOOL,
-    'ciphers': 'list',
-    'compression': _BOOL,
-    'connectionattempts': 'int',
-    'connecttimeout': 'int',
-    'fingerprinthash': ('md5', 'sha256'),
-    'globalknownhostsfile': 'paths',
-    'gssapiauthentication': _BOOL,
-    'hashknownhosts': _BOOL,
-    'hostbasedacceptedalgorithms': 'list',
-    'hostkeyalgorithms': 'list',
-    'hostkeyalias': 'host',
-    'identitiesonly': _BOOL,
-    'identityagent': 'path',
-    'identityfile': 'path',
-    'ipqos': 'ipqos',
-    'kbdinteractiveauthentication': _BOOL,
-    'kexalgorithms': 'list',
-    'loglevel': ('quiet', 'fatal', 'error', 'info', 'verbose', 'debug', 'debug1', 'debug2', 'debug3'),
-    'macs': 'list',
-    'numberofpasswordprompts': 'int',
-    'passwordauthentication': _BOOL,
-    'preferredauthentications': 'list',
-    'pubkeyacceptedalgorithms': 'list',
-    'pubkeyacceptedkeytypes': 'list',
-    'pubkeyauthentication': ('yes', 'no', 'unbound', 'host-bound'),
-    'rekeylimit': 'rekey',
-    'requiredrsasize': 'int',
-    'serveralivecountmax': 'int',
-    'serveraliveinterval': 'int',
-    'revokedhostkeys': 'path',
-    'stricthostkeychecking': ('yes', 'no', 'ask', 'accept-new', 'off', 'true', 'false'),
-    'tcpkeepalive': _BOOL,
-    'updatehostkeys': ('yes', 'no', 'ask'),
-    'userknownhostsfile': 'paths',
-    'verifyhostkeydns': ('yes', 'no', 'ask'),
-}
-# ssh_config keywords that only concern the target's session, or that the plugin manages on every hop:
-# dropped from a hop's settings (noted at -vvv), so that options set once for all hosts still work.
-IGNORED_ON_HOPS = frozenset((
-    'addkeystoagent', 'batchmode', 'canonicaldomains', 'canonicalizefallbacklocal', 'canonicalizehostname',
-    'canonicalizemaxdots', 'canonicalizepermittedcnames', 'clearallforwardings', 'controlmaster', 'controlpath',
-    'controlpersist', 'dynamicforward', 'enableescapecommandline', 'escapechar', 'exitonforwardfailure',
-    'forkafterauthentication', 'forwardx11', 'forwardx11timeout', 'forwardx11trusted', 'gatewayports',
-    'hostname', 'localforward', 'logverbose', 'obscurekeystroketiming', 'permitremoteopen', 'port',
-    'remotecommand', 'remoteforward', 'requesttty', 'sendenv', 'sessiontype', 'setenv', 'stdinnull',
-    'streamlocalbindmask', 'streamlocalbindunlink', 'syslogfacility', 'tag', 'tunnel', 'tunneldevice', 'user',
-    'visualhostkey',
-))
-# Keywords refused on hops, and why: they run a command, load code, change the route, read other files,
-# forward credentials or weaken host-key checking. Any keyword in none of the three tables is refused too.
-REFUSED_ON_HOPS = {
-    'proxycommand': 'describe the route with multihop_via instead',
-    'proxyjump': 'describe the route with multihop_via instead',
-    'proxyusefdpass': 'describe the route with multihop_via instead',
-    'forwardagent': 'set multihop_forward_agent instead',
-    'localcommand': 'it runs a command on the controller',
-    'permitlocalcommand': 'it runs a command on the controller',
-    'knownhostscommand': 'it runs a command on the controller and decides which host keys are trusted',
-    'xauthlocation': 'it names a program to run on the controller',
-    'pkcs11provider': 'it loads a library into ssh',
-    'securitykeyprovider': 'it loads a library into ssh',
-    'include': 'it reads another config file',
-    'match': 'it opens a conditional block, which can run a command',
-    'host': 'it opens another Host block',
-    'enablesshkeysign': 'it runs the setuid ssh-keysign',
-    'hostbasedauthentication': 'it runs the setuid ssh-keysign',
-    'nohostauthenticationforlocalhost': 'it turns host-key checking off for some addresses',
-    'gssapidelegatecredentials': 'it forwards credentials to the hop',
-}
-# Spellings of StrictHostKeyChecking that accept any key, and known-hosts files that never keep one.
-HOST_KEY_CHECKING_OFF = frozenset(('no', 'off', 'false'))
-NO_KNOWN_HOSTS = frozenset(('/dev/null', 'none'))
 
 
-def _refuse(where: str, what: str, value: object, rule: str, reveal: bool) -> MultihopError:
+def refused(where: str, what: str, value: object, rule: str, reveal: bool) -> MultihopError:
+    """The error for a value that breaks its grammar; the value is shown escaped, or not at all."""
     return MultihopError(f'{where}: invalid {what} {shown(value, reveal)}: {rule}')
 
 
 def check_host(value: object, where: str, *, reveal: bool = True) -> str:
     """A host name, an IPv4 address or an IPv6 address without a zone id (brackets are taken off)."""
     if not isinstance(value, str) or not value:
-        raise _refuse(where, 'host', value, 'expected a non-empty string', reveal)
+        raise refused(where, 'host', value, 'expected a non-empty string', reveal)
     candidate = value[1:-1] if value.startswith('[') and value.endswith(']') else value
     if '%' in candidate:
-        raise _refuse(where, 'host', value, 'IPv6 zone ids ("%...") are not supported', reveal)
+        raise refused(where, 'host', value, 'IPv6 zone ids ("%...") are not supported', reveal)
     if ':' in candidate:
         try:
             return str(ipaddress.IPv6Address(candidate))
         except ValueError:
-            raise _refuse(where, 'host', value, 'not an IPv6 address (write IPv6 in brackets with a port, '
+            raise refused(where, 'host', value, 'not an IPv6 address (write IPv6 in brackets with a port, '
                           'like [2001:db8::1]:22)', reveal) from None
     if not _HOSTNAME_RE.match(candidate):
-        raise _refuse(where, 'host', value, 'only ASCII letters, digits, ".", "-" and "_" are allowed, and it may '
+        raise refused(where, 'host', value, 'only ASCII letters, digits, ".", "-" and "_" are allowed, and it may '
                       'not start or end with "." or "-"', reveal)
     return candidate
 
@@ -151,7 +67,7 @@ def check_user(value: object, where: str, *, reveal: bool = True) -> str | None:
     if value is None or value == '':
         return None
     if not isinstance(value, str) or not _USER_RE.match(value):
-        raise _refuse(where, 'user', value, 'only ASCII letters, digits, ".", "-" and "_" (and a final "$") '
+        raise refused(where, 'user', value, 'only ASCII letters, digits, ".", "-" and "_" (and a final "$") '
                       'are allowed, up to 64, and it may not start with "-" or "."', reveal)
     return value
 
@@ -162,14 +78,14 @@ def check_port(value: object, where: str, *, reveal: bool = True) -> int | None:
     text = value if isinstance(value, str) else str(value) if isinstance(value, int) and \
         not isinstance(value, bool) else None
     if text is None or not _PORT_RE.match(text) or not 0 < int(text) < 65536:
-        raise _refuse(where, 'port', value, 'must be a number from 1 to 65535', reveal)
+        raise refused(where, 'port', value, 'must be a number from 1 to 65535', reveal)
     return int(text)
 
 
 def check_alias(value: object, where: str) -> str:
     """An inventory hostname used as a Host alias in ssh_config."""
     if not isinstance(value, str) or not _ALIAS_RE.match(value):
-        raise _refuse(where, 'inventory hostname', value, 'it cannot be used as an ssh_config alias: only ASCII '
+        raise refused(where, 'inventory hostname', value, 'it cannot be used as an ssh_config alias: only ASCII '
                       'letters, digits, ".", "-" and "_" are allowed', True)
     return value
 
@@ -180,7 +96,7 @@ def check_path(value: object, what: str, where: str, *, reveal: bool = True) -> 
         return None
     if not isinstance(value, str) or value.startswith(('-', ' ')) or value.endswith(' ') or \
             not _PATH_RE.match(value):
-        raise _refuse(where, what, value, 'a path may hold only ASCII letters, digits, ._+@,:/-, single spaces '
+        raise refused(where, what, value, 'a path may hold only ASCII letters, digits, ._+@,:/-, single spaces '
                       'inside it and "~" at the start, and may not start with "-"', reveal)
     return value
 
@@ -196,7 +112,7 @@ def check_time(value: object, what: str, where: str) -> str:
         return text.lower()
     seconds = sum(int(number) * _TIME_UNITS[unit.lower()] for number, unit in _TIME_PART_RE.findall(text or ''))
     if text is None or not _TIME_RE.match(text) or seconds > _MAX_TIME:
-        raise _refuse(where, what, value, 'expected yes, no or a time such as 60s, 10m or 1h30m (at most 68 years)',
+        raise refused(where, what, value, 'expected yes, no or a time such as 60s, 10m or 1h30m (at most 68 years)',
                       True)
     return text
 
@@ -210,72 +126,23 @@ def check_password(value: object, where: str) -> str | None:
     return value
 
 
-def hop_option_role(key: object, value: object, where: str) -> str:
-    """``allowed`` or ``ignored`` for an ssh_config keyword in a hop's ssh arguments; refused ones raise.
-
-    Every keyword is classified once, here: allowed (checked by its grammar in HOP_KEYWORDS), ignored on
-    hops (IGNORED_ON_HOPS), or refused (REFUSED_ON_HOPS, and any keyword this table does not know).
-    """
-    if not isinstance(key, str) or not _KEYWORD_RE.match(key):
-        raise _refuse(where, 'ssh option', key, 'expected -o Key=Value', True)
-    lowered = key.lower()
-    if lowered == 'forwardagent' and isinstance(value, str) and value.lower() == 'no':
-        return 'ignored'  # already off on every hop
-    if lowered in REFUSED_ON_HOPS:
-        raise MultihopError(f'{where}: {key} is not allowed on a hop: {REFUSED_ON_HOPS[lowered]}')
-    if lowered in IGNORED_ON_HOPS:
-        return 'ignored'
-    if lowered not in HOP_KEYWORDS:
-        raise MultihopError(f'{where}: ssh option {key} is not allowed on a hop')
-    return 'allowed'
-
-
-def check_option(key: object, value: object, where: str, *, reveal: bool = True) -> tuple[str, str]:
-    """An ssh_config keyword a hop may set, and its value checked by that keyword's grammar."""
-    if not isinstance(key, str) or not _KEYWORD_RE.match(key):
-        raise _refuse(where, 'ssh option', key, 'expected -o Key=Value', True)
-    grammar = HOP_KEYWORDS.get(key.lower())
-    if grammar is None:
-        raise MultihopError(f'{where}: ssh option {key} is not allowed on a hop')
-    what = f'value of {key}'
-    if not isinstance(value, str) or not value:
-        raise _refuse(where, what, value, 'expected a non-empty string', reveal)
-    if isinstance(grammar, tuple):
-        if value.lower() not in grammar:
-            raise _refuse(where, what, value, 'expected one of ' + ', '.join(grammar), reveal)
-    elif grammar == 'host':
-        value = check_host(value, f'{where} {key}', reveal=reveal)  # brackets off: ssh_config takes none here
-    elif grammar == 'path':
-        check_path(value, what, where, reveal=reveal)
-    elif grammar == 'paths':
-        if value != ' '.join(value.split()):
-            raise _refuse(where, what, value, 'paths are separated by single spaces', reveal)
-        for part in value.split(' '):
-            check_path(part, what, where, reveal=reveal)
-    else:
-        pattern = {'int': _INT_RE, 'list': _LIST_RE, 'ipqos': _IPQOS_RE, 'rekey': _REKEY_RE}[grammar]
-        if not pattern.match(value):
-            raise _refuse(where, what, value, f'not a valid {key} value', reveal)
-    return key, value
-
-
 def check_destination(value: object, where: str, *, wildcards: bool = False) -> str:
     """``host:port`` as sshd's PermitOpen and ``ssh -W`` take it, IPv6 in brackets; ``*`` where allowed."""
     if not isinstance(value, str):
-        raise _refuse(where, 'destination', value, 'expected host:port', True)
+        raise refused(where, 'destination', value, 'expected host:port', True)
     host, colon, port = value.rpartition(':')
     if not colon or not host or not port:
-        raise _refuse(where, 'destination', value, 'expected host:port', True)
+        raise refused(where, 'destination', value, 'expected host:port', True)
     if not (wildcards and port == '*'):
         port = str(check_port(port, where))  # as a number: " 1" or "022" are not what sshd compares
     if wildcards and host == '*':
         return f'*:{port}'
     if host.startswith('['):
         if not host.endswith(']') or ':' not in host:
-            raise _refuse(where, 'destination', value, 'IPv6 goes in brackets, like [2001:db8::1]:22', True)
+            raise refused(where, 'destination', value, 'IPv6 goes in brackets, like [2001:db8::1]:22', True)
         return f'[{check_host(host[1:-1], where)}]:{port}'
     if ':' in host:
-        raise _refuse(where, 'destination', value, 'IPv6 goes in brackets, like [2001:db8::1]:22', True)
+        raise refused(where, 'destination', value, 'IPv6 goes in brackets, like [2001:db8::1]:22', True)
     return f'{check_host(host, where)}:{port}'
 
 
@@ -309,16 +176,16 @@ def check_known_hosts_lines(value: object, where: str, *, reveal: bool = True) -
         what = f'multihop_known_hosts line {number}'
         marker = fields.pop(0) if fields[0].startswith('@') else None
         if marker is not None and marker not in KNOWN_HOSTS_MARKERS:
-            raise _refuse(where, what, line, 'the only markers are @cert-authority and @revoked', reveal)
+            raise refused(where, what, line, 'the only markers are @cert-authority and @revoked', reveal)
         if len(fields) < 3:
-            raise _refuse(where, what, line, 'expected [marker] hosts key-type key', reveal)
+            raise refused(where, what, line, 'expected [marker] hosts key-type key', reveal)
         patterns, key_type, key = fields[:3]
         for pattern in patterns.split(','):
             if not (_HASHED_NAME_RE.match(pattern) or _KNOWN_HOSTS_PATTERN_RE.match(pattern)):
-                raise _refuse(where, what, line, 'a host is a name, an address, [address]:port or a hashed name, '
+                raise refused(where, what, line, 'a host is a name, an address, [address]:port or a hashed name, '
                               'with the wildcards * and ?', reveal)
         if not _KEY_TYPE_RE.match(key_type) or not _KEY_RE.match(key) or _blob_type(key) != key_type:
-            raise _refuse(where, what, line, 'the key is not base64 of a key of the type it names', reveal)
+            raise refused(where, what, line, 'the key is not base64 of a key of the type it names', reveal)
         checked.append(' '.join(([marker] if marker else []) + [patterns, key_type, key]))
     if not checked:
         raise MultihopError(f'{where}: multihop_known_hosts holds no known_hosts line')
@@ -334,47 +201,6 @@ def _blob_type(key: str) -> str | None:
         return None
     (length,) = struct.unpack('>I', blob[:4])
     return blob[4:4 + length].decode('ascii', errors='replace')
-
-
-def host_key_checking_off(options: tuple[tuple[str, str], ...], host_key_checking: bool | None) -> bool:
-    """Whether these settings make OpenSSH accept an unknown or changed host key, whatever the spelling.
-
-    ``options`` are ssh_config settings in order; as in ssh, the first value of a keyword wins.
-    """
-    if host_key_checking is False:
-        return True
-    first: dict[str, str] = {}
-    for key, value in options:
-        first.setdefault(key.lower(), value)
-    strict = first.get('stricthostkeychecking', '').lower()
-    if strict in HOST_KEY_CHECKING_OFF:
-        return True
-    known = first.get('userknownhostsfile')
-    # accept-new with nowhere to keep the key: every connection is a first one.
-    return strict == 'accept-new' and known is not None and all(f in NO_KNOWN_HOSTS for f in known.split())
-
-
-def named_known_hosts_files(options: tuple[tuple[str, str], ...]) -> list[str]:
-    """The real files (not /dev/null or none) a hop's own UserKnownHostsFile names; ssh takes the first value."""
-    value = next((v for k, v in options if k.lower() == 'userknownhostsfile'), '')
-    return [path for path in value.split() if path not in NO_KNOWN_HOSTS]
-
-
-def check_known_hosts_writes(options: tuple[tuple[str, str], ...], where: str) -> None:
-    """Refuse settings that make ssh write host keys into a file the inventory names.
-
-    With ``accept-new`` or ``UpdateHostKeys``, OpenSSH appends lines to the first UserKnownHostsFile;
-    from inventory, that file could be an authorized_keys file or a sudoers drop-in.
-    """
-    if not named_known_hosts_files(options):
-        return
-    first: dict[str, str] = {}
-    for key, value in options:
-        first.setdefault(key.lower(), value.lower())
-    if first.get('stricthostkeychecking') == 'accept-new' or first.get('updatehostkeys') in ('yes', 'ask'):
-        raise MultihopError(f'{where}: with a UserKnownHostsFile of its own, a hop may not use '
-                            'StrictHostKeyChecking accept-new or UpdateHostKeys: ssh would write host keys into that '
-                            'file. Put the keys in it, or pin them with multihop_known_hosts')
 
 
 # --- quoting, one function per target syntax --------------------------------------------------------------
@@ -395,7 +221,7 @@ def ssh_config_line(key: str, value: str) -> str:
     Values were checked by their grammar; this refuses whatever could still end the line, start a
     comment, quote, or expand: a defect upstream must not become an injected line.
     """
-    if not _KEYWORD_RE.match(key):
+    if not KEYWORD_RE.match(key):
         raise MultihopError(f'ssh_config: refusing to write keyword {shown(key)}')
     if key.lower() == 'proxycommand':
         if any(c in value for c in '\r\n\x00') or not value.isascii():
@@ -447,7 +273,7 @@ def proxy_command(words: list[str]) -> str:
 
 def sshd_config_line(key: str, values: list[str]) -> str:
     """``Key value ...`` for an sshd_config file; every value one unquoted word from a safe set."""
-    if not _KEYWORD_RE.match(key) or not values:
+    if not KEYWORD_RE.match(key) or not values:
         raise MultihopError(f'sshd_config: refusing to write keyword {shown(key)}')
     for value in values:
         if not isinstance(value, str) or not _SSHD_CONFIG_SAFE_RE.match(value) or ' ' in value:

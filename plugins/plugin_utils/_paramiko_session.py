@@ -30,7 +30,7 @@ except ImportError:  # the import sanity test runs without paramiko; require_par
 from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _hop_keywords as hop_keywords
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._backend import Backend
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, endpoint_hop
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
@@ -94,7 +94,7 @@ def target_hop(name: str, host: str, port: int | None, user: str | None, *, priv
 
     Its values reach the plugin templated, so a rejected one is never shown (it may have come from a template).
     """
-    options = tuple(gate.check_option(key, value, f'host {name}', reveal=False)
+    options = tuple(hop_keywords.check_option(key, value, f'host {name}', reveal=False)
                     for key, value in target_ssh_options(*ssh_args))
     return endpoint_hop(name, host, port, user, private_key_file=private_key_file, password=password,
                         options=options, host_key_checking=None if host_key_checking else False,

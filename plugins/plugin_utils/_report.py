@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Turn reachability results into a Markdown table and a Graphviz graph. Pure logic, no I/O.
 
-Input: a mapping of inventory hostname to the registered result of jumphosts.multihop.reachability
+Input: a mapping of inventory hostname to the registered result of jumphosts.multihop.reachability_info
 (a failed task's result, e.g. an invalid chain, becomes a row with its message).
 """
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# The connection plugin, as chain_info and the preload vars plugin load it.
+CONNECTION_PLUGIN = 'jumphosts.multihop.ssh'
+
 # Seconds for each single step (connect, login, channel open) when the plugin's timeout is not set.
 DEFAULT_TIMEOUT = 10
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import shlex
 
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _hop_keywords as hop_keywords
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import MultihopError, shown
 
 
@@ -54,7 +54,7 @@ def parse_ssh_args(args: object, where: str, *, reveal: bool = True,
                    only_options: bool = True) -> tuple[HopOptions, tuple[str, ...]]:
     """``-o Key=Value`` and ``-i FILE`` arguments as (hop options, what is ignored on hops).
 
-    The gate classifies each keyword once (``hop_option_role``): allowed ones are checked by their grammar,
+    ``_hop_keywords.hop_option_role`` classifies each keyword once: allowed ones are checked by their grammar,
     ignored ones only concern the target's session or are managed by the plugin. Any other argument (``-C``,
     ``-F FILE``, ``-v``) is refused where the arguments were written for this hop (``only_options``), and
     ignored in ``ansible_ssh_common_args`` or ``ansible_ssh_extra_args``, which are often set once for all
@@ -83,8 +83,8 @@ def parse_ssh_args(args: object, where: str, *, reveal: bool = True,
                                 '"-o Key=Value" and "-i FILE"')
         if not value:
             raise MultihopError(f'{where}: malformed ssh option {shown(key, reveal)}, expected Key=Value')
-        if gate.hop_option_role(key, value, where) == 'ignored':
+        if hop_keywords.hop_option_role(key, value, where) == 'ignored':
             ignored.append(key)
         else:
-            options.append(gate.check_option(key, value, where, reveal=reveal))
+            options.append(hop_keywords.check_option(key, value, where, reveal=reveal))
     return tuple(options), tuple(ignored)

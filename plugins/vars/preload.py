@@ -35,7 +35,7 @@ EXAMPLES = r"""
 from ansible.plugins.loader import connection_loader
 from ansible.plugins.vars import BaseVarsPlugin
 
-CONNECTION_PLUGIN = 'jumphosts.multihop.ssh'
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import CONNECTION_PLUGIN
 
 
 class VarsModule(BaseVarsPlugin):

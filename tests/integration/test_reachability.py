@@ -1,4 +1,4 @@
-"""jumphosts.multihop.reachability and the report playbook, through real sshd in the lab (tests/lab/README.md)."""
+"""jumphosts.multihop.reachability_info and the report playbook, through real sshd in the lab (tests/lab/README.md)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def probe(tmp_path: Path, inventory: dict, hosts: str, *args: str, task_args: di
     out = tmp_path / 'results.json'
     plays = [
         {'name': 'probe', 'hosts': hosts, 'gather_facts': False, 'tasks': [
-            {'name': 'reachability', 'jumphosts.multihop.reachability': task_args or {}, 'register': 'reach'}]},
+            {'name': 'reachability', 'jumphosts.multihop.reachability_info': task_args or {}, 'register': 'reach'}]},
         {'name': 'collect', 'hosts': 'localhost', 'gather_facts': False,
          'vars': {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}',
                   'probed': "{{ groups['all'] | map('extract', hostvars) | selectattr('reach', 'defined') | list }}"},
@@ -85,6 +85,17 @@ def test_everything_up_stages_versions_fingerprints_and_agent_audit(lab, tmp_pat
     assert audit1['tcp_forwarding_allowed'] is True and audit2['tcp_forwarding_allowed'] is True
     assert any('bastion1 accepts agent forwarding' in f for f in deep1['audit_findings'])
     assert not any('bastion2' in f for f in deep1['audit_findings'])
+
+
+def test_old_name_reachability_still_works_and_warns(lab, tmp_path):
+    plays = [{'name': 'probe', 'hosts': 't01', 'gather_facts': False,
+              'tasks': [{'name': 'old name', 'jumphosts.multihop.reachability': {}, 'register': 'reach'},
+                        {'ansible.builtin.assert': {'that': ['reach.reachable',
+                                                             "reach.route == ['bastion1', 't01']"]}}]}]
+    result = run_playbook(tmp_path, lab_inventory(lab), plays, env={'ANSIBLE_DEPRECATION_WARNINGS': '1'})
+    result.assert_ok('t01')
+    assert 'jumphosts.multihop.reachability has been deprecated' in result.output, result.output
+    assert 'Use jumphosts.multihop.reachability_info instead' in result.output, result.output
 
 
 def test_check_mode_gives_the_same_report(lab, tmp_path):
@@ -185,7 +196,7 @@ def test_invalid_chain_fails_the_task_with_the_hop_named(lab, tmp_path):
                  'multihop_via': ['bastion1', {'host': '10.203.2.12', 'user': '-oProxyCommand=x'}]},
     })
     plays = [{'name': 'probe', 'hosts': 'bad1', 'gather_facts': False,
-              'tasks': [{'name': 'reachability', 'jumphosts.multihop.reachability': {}}]}]
+              'tasks': [{'name': 'reachability', 'jumphosts.multihop.reachability_info': {}}]}]
     result = run_playbook(tmp_path, inventory, plays)
     assert result.rc != 0 and result.recap['bad1']['failed'] == 1, result.output
     assert 'host bad1: multihop_via[1]' in result.output and 'invalid user' in result.output

@@ -13,7 +13,7 @@ from ansible.utils.plugin_docs import get_docstring
 DOC_TYPES = {'str': 'str', 'float': 'float', 'bool': 'bool', 'int': 'int'}
 
 
-@pytest.mark.parametrize('name', ['chain_info', 'reachability'])
+@pytest.mark.parametrize('name', ['chain_info', 'reachability_info'])
 def test_argument_spec_matches_documentation(name):
     module = importlib.import_module(f'ansible_collections.jumphosts.multihop.plugins.modules.{name}')
     action = importlib.import_module(f'ansible_collections.jumphosts.multihop.plugins.action.{name}')

@@ -11,7 +11,7 @@ import shlex
 
 from hypothesis import strategies as st
 
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._gate import HOP_KEYWORDS
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._hop_keywords import HOP_KEYWORDS
 
 # Replaced by the absolute path of the test's canary file.
 PAYLOADS = (

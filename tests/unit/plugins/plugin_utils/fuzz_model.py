@@ -14,7 +14,7 @@ import socket
 from dataclasses import dataclass, field
 
 # The classification of keywords for hops is policy, not rendering: the model takes it from the gate.
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._gate import IGNORED_ON_HOPS
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._hop_keywords import IGNORED_ON_HOPS
 
 NO_KNOWN_HOSTS = frozenset(('/dev/null', 'none'))
 MULTI_WORD = frozenset(('userknownhostsfile', 'globalknownhostsfile', 'ipqos', 'rekeylimit'))

@@ -15,14 +15,13 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._gate import (
     shell_command,
     ssh_config_line,
 )
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import OpenSSHRoute
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory_config import (
     ControlMasterSettings,
-    RuntimeSettings,
     render_inventory_config,
-    render_plugin_config,
-    sshd_permit_open,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import OpenSSHRoute
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._permit_open import sshd_permit_open
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import RuntimeSettings, render_plugin_config
 
 INVENTORY = {'bastion': {'ansible_host': '10.0.0.2'}, 't0': {'ansible_host': '10.0.0.5', 'multihop_via': 'bastion'}}
 

@@ -26,15 +26,16 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     resolve_hops,
     resolve_host,
 )
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import OpenSSHRoute
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory_config import (
     ControlMasterSettings,
-    RuntimeSettings,
-    permit_open,
     render_inventory_config,
+)
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import OpenSSHRoute
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._permit_open import permit_open, sshd_permit_open
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
+    RuntimeSettings,
     render_plugin_config,
     route_option,
-    sshd_permit_open,
 )
 
 EXAMPLES = int(os.environ.get('MULTIHOP_FUZZ_EXAMPLES') or 0)

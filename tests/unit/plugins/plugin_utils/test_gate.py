@@ -7,6 +7,7 @@ import shlex
 import pytest
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _hop_keywords as hop_keywords
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import MultihopError, shown
 
 ZONE_PAYLOAD = 'fe80::1%h"\nMatch exec "touch /tmp/F"\n#'
@@ -79,7 +80,7 @@ class TestOptions:
         ('RekeyLimit', '1G 1h'), ('IdentityAgent', 'SSH_AUTH_SOCK'),
     ])
     def test_accepted(self, key, value):
-        assert gate.check_option(key, value, 'w') == (key, value)
+        assert hop_keywords.check_option(key, value, 'w') == (key, value)
 
     @pytest.mark.parametrize('key, value, message', [
         ('KnownHostsCommand', '/bin/x', 'not allowed on a hop'),
@@ -94,7 +95,7 @@ class TestOptions:
     ])
     def test_refused(self, key, value, message):
         with pytest.raises(MultihopError, match=message):
-            gate.check_option(key, value, 'w')
+            hop_keywords.check_option(key, value, 'w')
 
 
 class TestHostKeyChecking:
@@ -111,10 +112,10 @@ class TestHostKeyChecking:
         ((('StrictHostKeyChecking', 'yes'), ('StrictHostKeyChecking', 'no')), False),
     ])
     def test_every_spelling(self, options, off):
-        assert gate.host_key_checking_off(options, None) is off
+        assert hop_keywords.host_key_checking_off(options, None) is off
 
     def test_the_host_key_checking_variable(self):
-        assert gate.host_key_checking_off((), False)
+        assert hop_keywords.host_key_checking_off((), False)
 
 
 class TestQuoting:
@@ -185,7 +186,7 @@ class TestKnownHostsWrites:
     ])
     def test_writes_into_a_file_inventory_names_are_refused(self, options):
         with pytest.raises(MultihopError, match='ssh would write host keys into that file'):
-            gate.check_known_hosts_writes(options, 'host t: multihop_via[0] (b)')
+            hop_keywords.check_known_hosts_writes(options, 'host t: multihop_via[0] (b)')
 
     @pytest.mark.parametrize('options', [
         (('StrictHostKeyChecking', 'accept-new'),),  # the user's own ~/.ssh/known_hosts
@@ -194,4 +195,4 @@ class TestKnownHostsWrites:
         (('StrictHostKeyChecking', 'yes'), ('StrictHostKeyChecking', 'accept-new'), ('UserKnownHostsFile', '/k')),
     ])
     def test_everything_else_is_fine(self, options):
-        gate.check_known_hosts_writes(options, 'w')
+        hop_keywords.check_known_hosts_writes(options, 'w')

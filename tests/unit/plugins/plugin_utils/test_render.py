@@ -8,15 +8,17 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     resolve_hops,
     resolve_host,
 )
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory_config import (
     ControlMasterSettings,
+    render_inventory_config,
+)
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._permit_open import permit_open
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._render import (
     RuntimeSettings,
     control_path,
     hop_options,
-    permit_open,
     render_hops,
     render_host_block,
-    render_inventory_config,
     render_plugin_config,
     route_option,
 )

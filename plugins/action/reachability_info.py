@@ -1,6 +1,6 @@
 # Copyright (c) 2026, jumphosts.multihop contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Action plugin of jumphosts.multihop.reachability: walk the host's chain from the controller."""
+"""Action plugin of jumphosts.multihop.reachability_info: walk the host's chain from the controller."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 # Copyright (c) 2026, jumphosts.multihop contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-# The work is done on the controller by the action plugin of the same name (plugins/action/reachability.py).
+# The work is done on the controller by the action plugin of the same name (plugins/action/reachability_info.py).
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: reachability
+module: reachability_info
 short_description: Report which hops of its chain a host is reachable through, and audit the bastions
 version_added: 0.1.0
 description:
@@ -73,7 +73,7 @@ seealso:
 
 EXAMPLES = r"""
 - name: Which hops work?
-  jumphosts.multihop.reachability:
+  jumphosts.multihop.reachability_info:
   register: reach
 
 - name: Say where the chain breaks
