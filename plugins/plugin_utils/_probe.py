@@ -26,7 +26,6 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_messages import channel_request_with_reply
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._stages import STAGES, is_through, ms_since
 
-# --- reports ----------------------------------------------------------------------------------------------
 
 @dataclass
 class HopReport:

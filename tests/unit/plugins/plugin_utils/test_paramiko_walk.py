@@ -324,8 +324,8 @@ def test_the_probe_reports_are_what_the_observer_saw():
 
 
 def test_a_host_key_mismatch_is_learned_before_the_walk_stops():
-    reports = [HopReport(name='b1', address='', type='ssh'), HopReport(name='t1', address='', type='ssh',
-                                                                      role='target')]
+    reports = [HopReport(name='b1', address='', type='ssh'),
+               HopReport(name='t1', address='', type='ssh', role='target')]
     hop_walk = walk(FakeNetwork(**{'10_0_0_1': 'hostkey'}), hops=(B1,), observer=Reporter(reports))
     with pytest.raises(HopError) as raised:
         hop_walk.run()
