@@ -9,11 +9,8 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import MultihopError, resolve_host
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops import (
-    WalkSettings,
-    probe_chain,
-    require_paramiko,
-)
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops import WalkSettings, require_paramiko
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._probe import probe_chain
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import DEFAULT_TIMEOUT
 
 ARGUMENT_SPEC = {

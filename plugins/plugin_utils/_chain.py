@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import ipaddress
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _hop_keywords as hop_keywords
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import MultihopError, VariableError, shown
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._hop_string import (
+    inline_alias,
+    is_bare_name,
+    parse_hop_string,
+)
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._ssh_args import parse_ssh_args
 
 HOP_TYPES = ('ssh', 'netcat', 'socks5')
@@ -162,47 +165,6 @@ def is_templated(hostvars: Mapping[str, object], name: str | None) -> bool:
     return bool(name and templated and templated(name))
 
 
-def _is_bare_name(spec: str) -> bool:
-    """A name with no user, port or domain is meant to be an inventory host, never DNS."""
-    if any(c in spec for c in '@:.[]'):
-        return False
-    try:
-        ipaddress.ip_address(spec)
-    except ValueError:
-        return True
-    return False
-
-
-def _inline_alias(host: str, port: int | None) -> str:
-    return 'multihop-' + re.sub(r'[^A-Za-z0-9.-]', '-', host) + (f'-{port}' if port else '')
-
-
-def parse_hop_string(spec: str, where: str, *, reveal: bool = True) -> dict[str, object]:
-    """``[user@]host[:port]``, IPv6 addresses in brackets."""
-    def invalid(rule: str) -> MultihopError:
-        return MultihopError(f'{where}: invalid hop {shown(spec, reveal)}: {rule}')
-
-    if not spec or spec != spec.strip() or any(c.isspace() for c in spec):
-        raise invalid('whitespace is not allowed')
-    user, at, rest = spec.rpartition('@')
-    if not at:
-        user, rest = '', spec
-    port: object = None
-    if rest.startswith('['):
-        host, bracket, tail = rest[1:].partition(']')
-        if not bracket or (tail and not tail.startswith(':')):
-            raise invalid('expected [IPv6] or [IPv6]:port')
-        port = tail[1:] if tail else None
-    elif rest.count(':') > 1:
-        raise invalid('write IPv6 addresses in brackets, like [::1]:22')
-    else:
-        host, colon, port_text = rest.partition(':')
-        port = port_text if colon else None
-        if colon and not port_text:
-            raise invalid('empty port')
-    return {'host': host, 'port': port, 'user': user or None}
-
-
 @dataclass(frozen=True)
 class _HopInput:
     """A hop's raw settings, where they came from, and which of them may be shown in an error."""
@@ -259,7 +221,7 @@ class _Resolver:
                 hops.extend(self.hops_for(spec, self.vars_of(spec).get(VIA_VAR), stack + (spec,)))
             return [*hops, self.inventory_hop(spec, where)]
         if isinstance(spec, str):
-            if _is_bare_name(spec):
+            if is_bare_name(spec):
                 raise MultihopError(f'{where}: {shown(spec, reveal)} is not an inventory host (to use a DNS name '
                                     'directly, write it as user@name, name:port or {host: name})')
             return [self.inline_hop(parse_hop_string(spec, where, reveal=reveal), where, 'string', reveal, owner)]
@@ -314,7 +276,7 @@ class _Resolver:
                         if is_templated(owner_vars, source):
                             hidden.add(key)
         hop_input = _HopInput(values, options, sources, frozenset(hidden), ignored)
-        return self.make_hop(host, _inline_alias(host, port), hop_input, where)
+        return self.make_hop(host, inline_alias(host, port), hop_input, where)
 
     @staticmethod
     def make_hop(name: str, alias: str, hop_input: _HopInput, where: str) -> Hop:

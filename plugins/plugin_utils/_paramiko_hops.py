@@ -1,37 +1,19 @@
 # Copyright (c) 2026, jumphosts.multihop contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Walk a chain of hops with paramiko, one hop and one stage at a time.
+"""The paramiko hop walker: open a chain of hops one element and one stage at a time (stages: ``_stages.py``).
 
-Shared by the reachability module (``probe_chain``: reports, never raises) and the paramiko
-backend (``open_chain``: raises ``HopError`` naming the hop and stage, returns a socket-like
-channel to the destination).
+``HopWalk`` raises ``HopError`` naming the element and the stage at the first stage that fails. A
+``WalkObserver`` only watches the walk: the reachability probe (``_probe.py``) builds its reports from what it
+sees; the paramiko backend (``_paramiko_session.py``) watches nothing and takes ``open_chain``'s stream.
 
-Stages of one hop, in order:
-
-- ``tcp``: a byte stream to the hop exists (a TCP connection for the first hop; for later hops,
-  the previous hop opened its forward to this one).
-- ``banner``: the server sent its SSH version and key exchange finished.
-- ``hostkey``: the server's host key matches known_hosts.
-- ``auth``: logged in.
-- ``forward``: the hop agreed to forward to the next hop or the destination. A hop that tries
-  but cannot connect onwards ("connect failed", connection refused) did its part: that is the
-  next element's ``tcp`` failure.
-
-A report's ``stage`` is the last stage reached, ``ok`` says whether it succeeded, ``error`` why not.
-A socks5 hop has only ``tcp`` and ``forward``; the destination (an inventory host probed as the
-last element) has no ``forward``.
-
-Never forwards an agent, never writes known_hosts, never runs a command (the netcat hop type
-runs ``nc HOST PORT`` on the hop, which is what that type means).
+Never forwards an agent, never writes known_hosts itself (only ``accept_new_host_key`` may), never runs a
+command (the netcat hop type runs ``nc HOST PORT`` on the hop, which is what that type means).
 """
 
 from __future__ import annotations
 
 import contextlib
-import getpass
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -47,87 +29,24 @@ else:
     # their tracebacks to stderr through logging's last-resort handler.
     logging.getLogger('paramiko').addHandler(logging.NullHandler())
 
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._bastion_audit import audit_hops
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
-    Hop,
-    chain_digest,
-    hop_label,
-)
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_stages as stages
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, hop_label
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._hop_report import HopReport, summarize
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import (
-    HOST_KEY_ACCEPTED,
-    fingerprint_sha256,
-    host_key_checking_enabled,
-    host_matches,
-    key_type_of_blob,
     known_host_entries,
     known_hosts_names,
-    preferred_host_key_types,
-    verify_host_key,
 )
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_errors import (
-    describe_open_failure,
-    error_text,
-)
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_auth import DEFAULT_IDENTITIES, authenticate
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_errors import error_text
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_stages import OnwardFailed, StageFailed
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import DEFAULT_TIMEOUT
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._socks5 import (
-    describe_socks5_reply,
-    socks5_connect_request,
-    socks5_reply_length,
-)
-
-DEFAULT_IDENTITIES = ('~/.ssh/id_ed25519', '~/.ssh/id_ecdsa', '~/.ssh/id_rsa')
-# Exit codes of the shell when nc itself cannot run on a netcat hop.
-_NC_MISSING = (126, 127)
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._stages import ms_since
 
 
 def require_paramiko() -> None:
     if paramiko is None:
         raise RuntimeError(f'jumphosts.multihop needs the Python library paramiko on the controller: '
                            f'{PARAMIKO_IMPORT_ERROR}')
-
-
-# --- pure helpers -----------------------------------------------------------------------------------------
-
-class _StageFailure(Exception):
-    """Internal: the walk stopped; which element (index into the reports) and why."""
-
-    def __init__(self, index: int, reason: str):
-        super().__init__(reason)
-        self.index, self.reason = index, reason
-
-
-# --- I/O --------------------------------------------------------------------------------------------------
-
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
-    data = b''
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise EOFError('connection closed by the SOCKS5 proxy')
-        data += chunk
-    return data
-
-
-def _tcp_connect(host: str, port: int, timeout: float) -> socket.socket:
-    sock = socket.create_connection((host, port), timeout=timeout)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-def _load_private_key(path: str):
-    try:
-        return paramiko.PKey.from_path(os.path.expanduser(path))
-    except paramiko.PasswordRequiredException as e:
-        raise _KeyProblem(f'private key {path} is encrypted; load it into an ssh-agent instead') from e
-    except (OSError, paramiko.SSHException, ValueError) as e:
-        raise _KeyProblem(f'cannot load private key {path}: {e}') from e
-
-
-class _KeyProblem(Exception):
-    pass
 
 
 @dataclass
@@ -147,359 +66,197 @@ class WalkSettings:
     hop_session: bool = False  # run ``true`` on each hop after login, so that its sshd turns TCP_NODELAY on
 
 
-class _Walker:
-    """One walk along one chain. Holds what it opened, so everything can be closed."""
+class WalkObserver:
+    """Watches a walk and never changes it; this one sees nothing. Elements count from 0: the hops, then the target."""
 
-    def __init__(self, hops: tuple[Hop, ...], settings: WalkSettings,
-                 pool: MutableMapping[str, object] | None = None):
+    def started(self, index: int, stage: str) -> None:
+        """The walk begins ``stage`` on element ``index``."""
+
+    def passed(self, index: int, stage: str, elapsed_ms: float) -> None:
+        """``stage`` succeeded. A hop's ``forward`` is the next element's ``tcp``: both take the same time."""
+
+    def failed(self, index: int, stage: str, reason: str) -> None:
+        """``stage`` failed; the walk stops and raises ``HopError`` with the same index, stage and reason."""
+
+    def reused(self, index: int) -> None:
+        """Hop ``index`` is taken from the pool, with the route to it: this walk runs none of its stages, but
+        the last reused hop's ``forward``."""
+
+    def learned(self, index: int, **facts: object) -> None:
+        """What a server showed: ``server_version``, or ``host_key_type``, ``host_key_fingerprint``,
+        ``host_key_line`` (its known_hosts line) and ``host_key_pinned`` (None when it has no pinned keys)."""
+
+
+@dataclass
+class _Timing:
+    elapsed_ms: float = 0.0
+
+
+class HopWalk:
+    """One walk along one chain to ``destination``; with ``target``, also the login to it. Keeps what it opened.
+
+    ``pool``: optional mapping ``chain_digest(hops[:i + 1]) -> Transport``; live authenticated transports found
+    there are reused, new ones are stored there and belong to the pool. ``connect_tcp(host, port, timeout)``
+    and ``new_transport(sock)`` are the seam to the network, faked by the unit tests.
+    """
+
+    def __init__(self, hops: tuple[Hop, ...], destination: tuple[str, int], *, target: Hop | None = None,
+                 settings: WalkSettings | None = None, pool: MutableMapping[str, object] | None = None,
+                 observer: WalkObserver | None = None,
+                 connect_tcp: Callable[[str, int, float], object] = stages.tcp_connect,
+                 new_transport: Callable[[object], object] | None = None):
         require_paramiko()
-        self.hops = hops
-        self.settings = settings
-        self.pool = pool
-        self.transports: list[object] = []  # opened by this walk, in order
-        self.used_transports: list[object] = []  # every transport on the route, pooled or not
-        self.reports: list[HopReport] = []
+        self.hops, self.destination, self.target = hops, destination, target
+        self.elements = hops + ((target,) if target is not None else ())
+        self.labels = [hop_label(hops, i) for i in range(len(hops))]
+        if target is not None:
+            self.labels.append(f'target {target.name} {destination[0]}:{destination[1]}')
+        # Where each hop forwards to (the next hop, or the destination), and its transport's key in the pool.
+        self.onward = [(hop.host, hop.effective_port) for hop in hops[1:]] + [destination]
+        self.pool_keys = [chain_digest(hops[:i + 1]) for i in range(len(hops))]
+        self.settings = settings or WalkSettings()
+        self.pool, self.observer = pool, observer or WalkObserver()
+        self._connect_tcp, self._new_transport = connect_tcp, new_transport or paramiko.Transport
+        self.logged_in: dict[int, object] = {}  # hop index -> its authenticated transport, pooled or not
+        self.target_transport = None
+        self._opened: list[object] = []  # transports this walk created, in order
 
-    # -- one element -------------------------------------------------------------------------------------
+    def run(self):
+        """Open every hop and the stream to the destination, then log in to the target if there is one.
 
-    def _report(self, hop: Hop, role: str) -> HopReport:
-        report = HopReport(name=hop.name, address=hop.address, type=hop.type, role=role, clock=self.settings.clock)
-        self.reports.append(report)
-        return report
-
-    def _fail(self, report: HopReport, reason: str):
-        report.failed(reason)
-        index = next(i for i, r in enumerate(self.reports) if r is report)
-        return _StageFailure(index, reason)
-
-    def _connect_first(self, hop: Hop, report: HopReport):
-        report.begin('tcp')
-        try:
-            sock = _tcp_connect(hop.host, hop.effective_port, self.settings.timeout)
-        except OSError as e:
-            raise self._fail(report, f'cannot connect to {hop.host}:{hop.effective_port}: {error_text(e)}') from e
-        report.passed()
-        return sock
-
-    def _login(self, hop: Hop, sock, report: HopReport):
-        """banner, hostkey, auth over ``sock``; returns the authenticated transport."""
-        timeout = self.settings.timeout
-        report.begin('banner')
-        transport = paramiko.Transport(sock)
-        self.transports.append(transport)
-        transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = timeout
-        known, source = known_host_entries(hop)
-        names = known_hosts_names(hop)
-        known_types = [key_type_of_blob(k.key_blob) or k.key_type for k in known
-                       if not k.marker and any(host_matches(k.patterns, n) for n in names)]
-        options = transport.get_security_options()
-        options.key_types = preferred_host_key_types(known_types, options.key_types)
-        try:
-            transport.start_client(timeout=timeout)
-        except (paramiko.SSHException, OSError, EOFError) as e:
-            if not transport.remote_version:
-                raise self._fail(report, f'no SSH banner: {error_text(e)}') from e
-            report.server_version = transport.remote_version
-            report.passed()
-            report.begin('hostkey')
-            raise self._fail(report, f'key exchange failed: {error_text(e)}') from e
-        report.server_version = transport.remote_version
-        report.passed()
-
-        report.begin('hostkey')
-        key = transport.get_remote_server_key()
-        blob = key.asbytes()
-        report.host_key_type = key_type_of_blob(blob)
-        report.host_key_fingerprint = fingerprint_sha256(blob)
-        verdict, message = verify_host_key(known, names, blob, host_key_checking_enabled(hop), source=source)
-        report.host_key_line = f'{",".join(names)} {key.get_name()} {key.get_base64()}'
-        report.host_key_pinned = (verdict == 'known') if hop.known_hosts else None
-        accepted = verdict in HOST_KEY_ACCEPTED
-        if verdict == 'unknown' and self.settings.accept_new_host_key is not None:
-            # Only a host with no key at all, and only when the caller was asked to record new keys.
-            accepted = bool(self.settings.accept_new_host_key(hop, names, key))
-        if not accepted:
-            raise self._fail(report, message)
-        report.passed()
-
-        report.begin('auth')
-        error = self._authenticate(transport, hop)
-        if error:
-            raise self._fail(report, error)
-        report.passed()
-        return transport
-
-    def _authenticate(self, transport, hop: Hop) -> str | None:
-        """Log in with the hop's key file, else agent and default keys; then its password. None when in."""
-        user = hop.user or getpass.getuser()
-        tried: list[str] = []
-        allowed: list[str] | None = None
-        key_files = [hop.private_key_file] if hop.private_key_file else []
-        key_files += [v for k, v in hop.options if k.lower() == 'identityfile']
-        keys: list[tuple[str, object]] = []
-        problems: list[str] = []
-        for path in key_files:
-            try:
-                keys.append((path, _load_private_key(path)))
-            except _KeyProblem as e:
-                problems.append(str(e))
-        if not key_files:
-            if self.settings.allow_agent and os.environ.get('SSH_AUTH_SOCK'):
-                # Keys held by the agent are used to sign here; the agent is never forwarded.
-                with contextlib.suppress(paramiko.SSHException, OSError):
-                    keys += [('ssh-agent key', k) for k in paramiko.Agent().get_keys()]
-            for path in self.settings.default_identities:
-                if os.path.exists(os.path.expanduser(path)):
-                    with contextlib.suppress(_KeyProblem):
-                        keys.append((path, _load_private_key(path)))
-        for what, key in keys:
-            if allowed is not None and 'publickey' not in allowed:
-                break
-            try:
-                remaining = transport.auth_publickey(user, key)
-            except paramiko.BadAuthenticationType as e:
-                allowed = list(e.allowed_types)
-                continue
-            except paramiko.AuthenticationException:
-                tried.append(what)
-                continue
-            except (paramiko.SSHException, OSError) as e:
-                return f'authentication as {user} failed: {error_text(e)}'
-            if transport.is_authenticated():
-                return None
-            return f'{user} needs further authentication ({", ".join(remaining)}), which is not supported'
-        if hop.password and (allowed is None or 'password' in allowed or 'keyboard-interactive' in allowed):
-            try:
-                transport.auth_password(user, hop.password)
-            except paramiko.BadAuthenticationType as e:
-                allowed = list(e.allowed_types)
-            except paramiko.AuthenticationException:
-                tried.append('password')
-            except (paramiko.SSHException, OSError) as e:
-                return f'authentication as {user} failed: {error_text(e)}'
-            if transport.is_authenticated():
-                return None
-        detail = '; '.join(problems)
-        if not tried and not keys and not hop.password:
-            return f'no key, agent or password to log in as {user}' + (f' ({detail})' if detail else '')
-        what = ', '.join(tried) if tried else 'nothing'
-        allowed_text = f'; the server accepts {", ".join(allowed)}' if allowed else ''
-        return f'permission denied for {user} (tried {what}){allowed_text}' + (f'; {detail}' if detail else '')
-
-    def _forward(self, hop: Hop, transport, destination: tuple[str, int], report: HopReport,
-                 next_report: HopReport | None):
-        """Ask ``hop`` for a stream to ``destination``: direct-tcpip, or ``nc`` on a netcat hop."""
-        report.begin('forward')
-        host, port = destination
-        timeout = self.settings.timeout
-        if hop.type == 'netcat':
-            try:
-                channel = transport.open_session(timeout=timeout)
-                channel.settimeout(timeout)
-                channel.exec_command(gate.shell_command(['nc', host, str(int(port))]))
-            except (paramiko.SSHException, OSError, EOFError) as e:
-                raise self._fail(report, f'cannot run nc on {hop.name}: {error_text(e)}') from e
-        else:
-            reasons: list[str] = []
-            try:
-                with _server_reasons(transport, reasons):
-                    channel = transport.open_channel('direct-tcpip', (host, port), ('127.0.0.1', 0),
-                                                     timeout=timeout)
-            except paramiko.ChannelException as e:
-                text, onward = describe_open_failure(e.code)
-                if reasons:  # the hop's own words, such as "Connection refused"
-                    text = f'{text} ({reasons[-1]})'
-                if onward and next_report is not None:
-                    report.passed()
-                    next_report.begin('tcp')
-                    raise self._fail(next_report, f'{hop.name} could not connect to {host}:{port}: {text}') from e
-                raise self._fail(report, f'{hop.name} refused to forward to {host}:{port}: {text}') from e
-            except (paramiko.SSHException, OSError, EOFError) as e:
-                raise self._fail(report, f'forward to {host}:{port}: {error_text(e)}') from e
-        report.passed()
-        return channel
-
-    def _socks5(self, hop: Hop, sock, destination: tuple[str, int], report: HopReport,
-                next_report: HopReport | None):
-        report.begin('forward')
-        host, port = destination
-        try:
-            sock.sendall(b'\x05\x01\x00')  # version 5, one method: no authentication
-            greeting = _recv_exact(sock, 2)
-            if greeting[0] != 5 or greeting[1] != 0:
-                raise self._fail(report, 'the SOCKS5 proxy requires authentication, which is not supported')
-            sock.sendall(socks5_connect_request(host, port))
-            head = _recv_exact(sock, 5)
-            _recv_exact(sock, socks5_reply_length(head) - 5)
-        except (OSError, EOFError, ValueError) as e:
-            raise self._fail(report, f'SOCKS5 handshake failed: {error_text(e)}') from e
-        if head[1] != 0:
-            text, onward = describe_socks5_reply(head[1])
-            if onward and next_report is not None:
-                report.passed()
-                next_report.begin('tcp')
-                raise self._fail(next_report, f'{hop.name} could not connect to {host}:{port}: {text}')
-            raise self._fail(report, f'{hop.name} refused to connect to {host}:{port}: {text}')
-        report.passed()
-        return sock
-
-    # -- the chain ---------------------------------------------------------------------------------------
-
-    def walk(self, destination: tuple[str, int], target: Hop | None = None):
-        """Open every hop and the stream to ``destination``; with ``target``, also log in to it.
-
-        Returns (stream to the destination, target transport or None). Raises _StageFailure.
+        Returns the stream (socket-like). Raises ``HopError`` at the first stage that fails.
         """
-        elements = [(hop, 'hop') for hop in self.hops] + ([(target, 'target')] if target else [])
-        reports = [self._report(hop, role) for hop, role in elements]
-        stream = None
-        for index, hop in enumerate(self.hops):
-            report = reports[index]
-            next_report = reports[index + 1] if index + 1 < len(reports) else None
-            onward = (self.hops[index + 1].host, self.hops[index + 1].effective_port) if index + 1 < len(self.hops) \
-                else destination
-            pooled = self._pooled(index)
-            if pooled is not None:
-                transport = pooled
-                for stage in ('tcp', 'banner', 'hostkey', 'auth'):
-                    report.begin(stage)
-                    report.passed(0.0)
-            elif index == 0:
-                stream = self._connect_first(hop, report)
-                if hop.type == 'socks5':
-                    stream = self._socks5(hop, stream, onward, report, next_report)
-                    self._pass_tcp(next_report, report)
-                    continue
-                transport = self._login_then_pool(hop, stream, report, index)
-            else:
-                transport = self._login_then_pool(hop, stream, report, index)
-            self.used_transports.append(transport)
-            stream = self._forward(hop, transport, onward, report, next_report)
-            self._pass_tcp(next_report, report)
-            if hop.type == 'netcat':
-                stream = _NetcatStream(stream, self, index)
-        if target is None:
-            return stream, None
-        report = reports[-1]
-        if stream is None:
-            stream = self._connect_first(target, report)
-        try:
-            transport = self._login(target, stream, report)
-        except _StageFailure as failure:
-            self._blame_netcat(stream, failure)
-            raise
-        return stream, transport
-
-    def _login_then_pool(self, hop: Hop, stream, report: HopReport, index: int):
-        try:
-            transport = self._login(hop, stream, report)
-        except _StageFailure as failure:
-            self._blame_netcat(stream, failure)
-            raise
-        if self.settings.hop_session:
-            self._start_one_session(transport)
-        if self.pool is not None:
-            self.pool[chain_digest(self.hops[:index + 1])] = transport
-        return transport
-
-    def _start_one_session(self, transport) -> None:
-        """sshd turns TCP_NODELAY on only when a session starts; without one each round trip waits ~40 ms."""
-        with contextlib.suppress(paramiko.SSHException, OSError, EOFError):
-            channel = transport.open_session(timeout=self.settings.timeout)
-            try:
-                channel.exec_command('true')  # returns once sshd has answered, which is when it sets the option
-            finally:
-                channel.close()
-
-    def _pooled(self, index: int):
-        if self.pool is None:
-            return None
-        transport = self.pool.get(chain_digest(self.hops[:index + 1]))
-        if transport is not None and transport.is_active() and transport.is_authenticated():
-            return transport
-        return None
-
-    @staticmethod
-    def _pass_tcp(next_report: HopReport | None, report: HopReport) -> None:
-        if next_report is not None:
-            next_report.begin('tcp')
-            next_report.passed(report.stage_ms.get('forward', 0.0))
-
-    def _blame_netcat(self, stream, failure: _StageFailure) -> None:
-        """nc reports its own failure only by exiting: if it did, blame the right element."""
-        if not isinstance(stream, _NetcatStream) or self.reports[failure.index].stage != 'banner':
-            return
-        channel = stream.channel
-        deadline = self.settings.clock() + 2
-        while not channel.exit_status_ready() and self.settings.clock() < deadline:
-            time.sleep(0.05)
-        if not channel.exit_status_ready():
-            return
-        status = channel.recv_exit_status()
-        errors = b''
-        with contextlib.suppress(OSError, paramiko.SSHException):
-            while channel.recv_stderr_ready():
-                errors += channel.recv_stderr(4096)
-        text = errors.decode('utf-8', errors='replace').strip() or \
-            f'nc exited with status {status} (connection refused, or no route)'
-        hop_report, element = self.reports[stream.index], self.reports[failure.index]
-        if status in _NC_MISSING:
-            hop_report.begin('forward')
-            hop_report.failed(f'cannot run nc on {hop_report.name}: {text}')
-            element.stage, element.ok, element.error = None, False, None
-            failure.index, failure.reason = stream.index, hop_report.error
-        else:
-            element.begin('tcp')
-            element.failed(f'{hop_report.name} could not connect: {text}')
-            failure.reason = element.error
+        reused = self._reuse_pooled()
+        stream = self._forward(reused - 1, self.logged_in[reused - 1]) if reused else None
+        for index in range(reused, len(self.hops)):
+            if stream is None:
+                stream = self._connect(index)
+            if self.hops[index].type == 'socks5':
+                stream = self._forward(index, stream)
+                continue
+            transport = self._login(index, stream)
+            self._keep(index, transport)
+            self.logged_in[index] = transport
+            stream = self._forward(index, transport)
+        if self.target is not None:
+            if stream is None:
+                stream = self._connect(len(self.hops))
+            self.target_transport = self._login(len(self.hops), stream)
+        return stream
 
     def close(self) -> None:
-        pooled = set(id(t) for t in (self.pool or {}).values())
-        for transport in reversed(self.transports):
+        """Close every transport this walk created that the pool does not hold."""
+        pooled = {id(t) for t in (self.pool or {}).values()}
+        for transport in reversed(self._opened):
             if id(transport) not in pooled:
                 with contextlib.suppress(Exception):
                     transport.close()
 
+    # -- stages ------------------------------------------------------------------------------------------
 
-class _NetcatStream:
-    """The exec channel running nc, used as the socket of the next transport; remembers its hop."""
+    @contextlib.contextmanager
+    def _stage(self, index: int, stage: str, elapsed_ms: float | None = None):
+        self.observer.started(index, stage)
+        started = self.settings.clock()
+        timing = _Timing()
+        try:
+            yield timing
+        except StageFailed as failure:
+            self.observer.failed(index, stage, failure.reason)
+            raise HopError(self.labels[index], stage, failure.reason, index) from failure
+        if elapsed_ms is None:
+            elapsed_ms = ms_since(started, self.settings.clock)
+        timing.elapsed_ms = elapsed_ms
+        self.observer.passed(index, stage, elapsed_ms)
 
-    def __init__(self, channel, walker: _Walker, index: int):
-        self.channel, self.walker, self.index = channel, walker, index
+    @contextlib.contextmanager
+    def _forward_stage(self, index: int):
+        """A hop's forward and the next element's tcp: both pass, or the hop's passes and the next's fails."""
+        onward_failure = None
+        with self._stage(index, 'forward') as timing:
+            try:
+                yield
+            except OnwardFailed as failure:
+                onward_failure = failure
+        if self._has_next(index):  # an onward failure is raised only when there is a next element to blame
+            with self._stage(index + 1, 'tcp', timing.elapsed_ms):
+                if onward_failure is not None:
+                    raise onward_failure
 
-    def __getattr__(self, name):
-        return getattr(self.channel, name)
+    def _has_next(self, index: int) -> bool:
+        return index + 1 < len(self.elements)
+
+    def _connect(self, index: int):
+        with self._stage(index, 'tcp'):
+            return stages.connect(self.elements[index], self.settings.timeout, self._connect_tcp)
+
+    def _login(self, index: int, sock):
+        """banner, hostkey and auth over ``sock``; returns the authenticated transport."""
+        hop, timeout = self.elements[index], self.settings.timeout
+        transport = self._new_transport(sock)
+        self._opened.append(transport)
+        transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = timeout
+        known, source = known_host_entries(hop)
+        names = known_hosts_names(hop)
+        stages.prefer_known_key_types(transport, known, names)
+        with self._stage(index, 'banner'):
+            key_exchange_error = stages.start_client(transport, timeout)
+            self.observer.learned(index, server_version=transport.remote_version)
+        with self._stage(index, 'hostkey'):
+            if key_exchange_error is not None:
+                raise StageFailed(f'key exchange failed: {error_text(key_exchange_error)}') from key_exchange_error
+            facts, refusal = stages.check_host_key(hop, transport.get_remote_server_key(), known, source, names,
+                                                   self.settings.accept_new_host_key)
+            self.observer.learned(index, **facts)
+            if refusal:
+                raise StageFailed(refusal)
+        with self._stage(index, 'auth'):
+            reason = authenticate(transport, hop, allow_agent=self.settings.allow_agent,
+                                  default_identities=self.settings.default_identities)
+            if reason:
+                raise StageFailed(reason)
+        return transport
+
+    def _forward(self, index: int, via):
+        """A stream onwards from hop ``index`` (``via``: its transport, or for socks5 its socket)."""
+        hop, timeout, blame_next = self.hops[index], self.settings.timeout, self._has_next(index)
+        host, port = self.onward[index]
+        with self._forward_stage(index):
+            if hop.type == 'socks5':
+                return stages.socks5(hop, via, host, port, blame_next=blame_next)
+            if hop.type == 'netcat':
+                return stages.netcat(hop, via, host, port, timeout, blame_next=blame_next, clock=self.settings.clock)
+            return stages.direct_tcpip(hop, via, host, port, timeout, blame_next=blame_next)
+
+    # -- the pool ----------------------------------------------------------------------------------------
+
+    def _reuse_pooled(self) -> int:
+        """How many hops, from the first, the walk takes from the pool: up to the last one live there, whose
+        route they carry. The walk goes on from its forward."""
+        live = {index: transport for index, key in enumerate(self.pool_keys)
+                if (transport := live_transport(self.pool, key)) is not None}
+        reused = max(live) + 1 if live else 0
+        for index in range(reused):
+            self.observer.reused(index)
+        self.logged_in.update(live)  # a socks5 hop has no transport
+        return reused
+
+    def _keep(self, index: int, transport) -> None:
+        if self.settings.hop_session:
+            stages.start_one_session(transport, self.settings.timeout)
+        if self.pool is not None:
+            self.pool[self.pool_keys[index]] = transport
 
 
-@contextlib.contextmanager
-def _server_reasons(transport, reasons: list[str]):
-    """Collects into ``reasons`` the reasons the server gives for refusing channels meanwhile.
-
-    paramiko's ChannelException carries only the code's generic text; the server's own reason is in
-    the transport's log record alone ("Secsh channel N open FAILED: REASON: TEXT"), so read it there.
-    """
-
-    def catch(record: logging.LogRecord) -> bool:
-        with contextlib.suppress(Exception):
-            message = record.getMessage()
-            if ' open FAILED: ' in message:
-                reason = message.split(' open FAILED: ', 1)[1].rsplit(': ', 1)[0].strip()
-                if reason:
-                    reasons.append(reason)
-        return True
-
-    logger = getattr(transport, 'logger', None)
-    if logger is None:
-        yield
-        return
-    logger.addFilter(catch)
-    try:
-        yield
-    finally:
-        logger.removeFilter(catch)
+def live_transport(pool: MutableMapping[str, object] | None, key: str):
+    """The pool's transport under ``key`` if it is still logged in, else None."""
+    transport = pool.get(key) if pool is not None else None
+    if transport is not None and transport.is_active() and transport.is_authenticated():
+        return transport
+    return None
 
 
-# --- entry points -----------------------------------------------------------------------------------------
+# --- the backend's entry point ----------------------------------------------------------------------------
 
 @dataclass
 class OpenedChain:
@@ -514,14 +271,13 @@ class OpenedChain:
 
     channel: object
     transports: list[object]
-    reports: list[HopReport]
-    _walker: _Walker = field(repr=False)
+    _walk: HopWalk = field(repr=False)
     target_transport: object | None = None
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.channel.close()
-        self._walker.close()
+        self._walk.close()
 
     def __enter__(self) -> OpenedChain:
         return self
@@ -531,64 +287,20 @@ class OpenedChain:
 
 
 def open_chain(hops: tuple[Hop, ...], destination: tuple[str, int], *, settings: WalkSettings | None = None,
-               pool: MutableMapping[str, object] | None = None, target: Hop | None = None) -> OpenedChain:
+               pool: MutableMapping[str, object] | None = None, target: Hop | None = None,
+               observer: WalkObserver | None = None) -> OpenedChain:
     """Open a stream to ``destination`` through ``hops``; raise ``HopError`` naming the hop and stage.
 
-    ``pool``: optional mapping ``chain_digest(hops[:i + 1]) -> Transport``; live authenticated
-    transports found there are reused, new ones are stored there (and owned by the caller).
-    ``target``: also log in to the destination as this Hop (banner, hostkey, auth), giving
-    ``OpenedChain.target_transport``. ``hops`` may be empty only with a ``target`` (a direct login).
+    ``pool`` as for ``HopWalk``. ``target``: also log in to the destination as this Hop (banner, hostkey, auth),
+    giving ``OpenedChain.target_transport``. ``hops`` may be empty only with a ``target`` (a direct login).
+    Everything the walk opened is closed when it fails.
     """
     if not hops and target is None:
         raise ValueError('open_chain needs at least one hop or a target')
-    walker = _Walker(hops, settings or WalkSettings(), pool)
+    walk = HopWalk(hops, destination, target=target, settings=settings, pool=pool, observer=observer)
     try:
-        channel, target_transport = walker.walk(destination, target)
-    except _StageFailure as failure:
-        walker.close()
-        report = walker.reports[failure.index]
-        if failure.index < len(hops):
-            label = hop_label(hops, failure.index)
-        else:
-            name = target.name if target is not None else 'destination'
-            label = f'target {name} {destination[0]}:{destination[1]}'
-        raise HopError(label, report.stage, failure.reason, failure.index) from failure
+        channel = walk.run()
     except BaseException:
-        walker.close()
+        walk.close()
         raise
-    channel = channel.channel if isinstance(channel, _NetcatStream) else channel
-    return OpenedChain(channel, list(walker.used_transports), walker.reports, walker, target_transport)
-
-
-def probe_chain(hops: tuple[Hop, ...], target: Hop, *, settings: WalkSettings | None = None,
-                audit: bool = True) -> dict[str, object]:
-    """Walk to ``target`` (an inventory host, as ``ResolvedHost.endpoint``) and report; never raises for
-    network trouble.
-
-    Returns ``reachable``, ``reachable_through`` (hop names), ``failed_hop`` (a hop's or the target's
-    name, or None), ``failed_stage``, ``error``, ``hops`` (a report dict per hop) and ``target``
-    (the target's report dict).
-    With ``audit``, each authenticated ssh/netcat hop gets ``audit``: ``agent_forwarding_accepted``
-    and ``tcp_forwarding_allowed`` (None when not learnt) plus ``findings`` (text).
-    """
-    settings = settings or WalkSettings()
-    walker = _Walker(hops, settings)
-    try:
-        try:
-            walker.walk((target.host, target.effective_port), target)
-        except _StageFailure:
-            pass
-        except Exception as e:  # report, never raise: a probe must not take the play down
-            failed = next((r for r in walker.reports if r.stage and not r.ok), None) \
-                or next((r for r in walker.reports if not r.complete), None)
-            if failed is not None:
-                failed.failed(f'unexpected error: {error_text(e)}')
-        if audit:
-            audit_hops(hops, walker.reports, walker.used_transports, settings.timeout)
-    finally:
-        walker.close()
-    reports = walker.reports
-    result = summarize(reports, target.name)
-    result['hops'] = [r.as_dict() for r in reports if r.role == 'hop']
-    result['target'] = next((r.as_dict() for r in reports if r.role == 'target'), None)
-    return result
+    return OpenedChain(channel, [walk.logged_in[i] for i in sorted(walk.logged_in)], walk, walk.target_transport)

@@ -17,6 +17,8 @@ try:
 except ImportError:  # the import sanity test runs without paramiko
     paramiko = None
 
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_messages import send_message
+
 SSH_DISCONNECT_BY_APPLICATION = 11
 
 
@@ -25,12 +27,8 @@ def close_transport(transport) -> None:
     disconnect by the user instead of a connection reset."""
     if paramiko is not None and isinstance(transport, paramiko.Transport) and transport.is_active():
         with contextlib.suppress(Exception):
-            message = paramiko.Message()
-            message.add_byte(paramiko.common.cMSG_DISCONNECT)
-            message.add_int(SSH_DISCONNECT_BY_APPLICATION)
-            message.add_string('closed by jumphosts.multihop')
-            message.add_string('')
-            transport._send_user_message(message)
+            send_message(transport, paramiko.common.cMSG_DISCONNECT, SSH_DISCONNECT_BY_APPLICATION,
+                         'closed by jumphosts.multihop', '')
     with contextlib.suppress(Exception):
         transport.close()
 

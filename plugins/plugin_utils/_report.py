@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._stages import is_through
+
 CONTROLLER = 'controller'
 # No inventory name contains "@", so the controller's node id never clashes with a host's.
 CONTROLLER_ID = '@controller'
@@ -40,9 +42,7 @@ def route_steps(result: Mapping[str, object]) -> list[Step]:
         reports.append(result['target'])
     steps = []
     for report in reports:
-        last_stage = 'auth' if report.get('role') == 'target' else 'forward'
-        complete = bool(report.get('ok')) and report.get('stage') == last_stage
-        if complete:
+        if is_through(str(report.get('role')), report.get('stage'), bool(report.get('ok'))):
             state = 'ok'
         elif report.get('stage') is None:
             state = 'unreached'

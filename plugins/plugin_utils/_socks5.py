@@ -1,6 +1,7 @@
 # Copyright (c) 2026, jumphosts.multihop contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""SOCKS5 CONNECT without authentication (RFC 1928): the bytes of a request and of a reply. Pure logic."""
+"""SOCKS5 CONNECT without authentication (RFC 1928): the bytes of a request and of a reply (pure), and the
+handshake over a socket the caller opened."""
 
 from __future__ import annotations
 
@@ -43,3 +44,26 @@ def socks5_reply_length(head: bytes) -> int:
 def describe_socks5_reply(code: int) -> tuple[str, bool]:
     """(text, the next element's fault) for a SOCKS5 reply code."""
     return _SOCKS5_REPLIES.get(code, (f'SOCKS5 reply code {code}', False))
+
+
+def _recv_exact(sock, size: int) -> bytes:
+    data = b''
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise EOFError('connection closed by the SOCKS5 proxy')
+        data += chunk
+    return data
+
+
+def socks5_connect(sock, host: str, port: int) -> int | None:
+    """Ask the proxy on ``sock`` to connect to ``host:port``: its reply code (0 is success), or None when it
+    wants a login, which is not supported. A broken handshake raises OSError, EOFError or ValueError."""
+    sock.sendall(b'\x05\x01\x00')  # version 5, one method: no authentication
+    greeting = _recv_exact(sock, 2)
+    if greeting[0] != 5 or greeting[1] != 0:
+        return None
+    sock.sendall(socks5_connect_request(host, port))
+    head = _recv_exact(sock, 5)
+    _recv_exact(sock, socks5_reply_length(head) - 5)
+    return head[1]

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, hop_label
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._hop_report import HopReport, summarize
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._probe import HopReport, summarize
 
 
 class FakeClock:
