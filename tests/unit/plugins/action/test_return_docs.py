@@ -10,7 +10,8 @@ import yaml
 
 from ansible_collections.jumphosts.multihop.plugins.action.chain_info import describe_hop
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import resolve_host
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._hop_report import STAGES, HopReport
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._probe import HopReport
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._stages import STAGES
 
 
 def _return_doc(name):
