@@ -17,7 +17,6 @@ import stat
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 
 from ansible.utils.path import unfrackpath
@@ -160,21 +159,41 @@ def master_is_alive(path: str) -> bool:
 
 @contextlib.contextmanager
 def file_lock(path: str, timeout: float):
-    """An exclusive lock between forks, so one of them logs in to a hop while the others wait."""
+    """An exclusive lock between forks, so one of them logs in to a hop while the others wait.
+
+    The others block in flock (in a thread, for the timeout) instead of polling: with a hundred forks
+    waiting for one login, polling every few milliseconds kept the CPUs busy that the login needed.
+    """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as e:
-                if e.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            _wait_for_lock(fd, path, timeout)
         yield
     finally:
-        os.close(fd)
+        os.close(fd)  # also ends a waiting thread's claim: the lock belongs to the closed open file
+
+
+def _wait_for_lock(fd: int, path: str, timeout: float) -> None:
+    outcome: list[OSError | None] = []
+
+    def take() -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            outcome.append(None)
+        except OSError as e:
+            outcome.append(e)
+
+    waiter = threading.Thread(target=take, daemon=True)
+    waiter.start()
+    waiter.join(timeout)
+    if not outcome:
+        raise OSError(errno.EAGAIN, f'waited {timeout:.0f} s for another process to log in to the hop', path)
+    if outcome[0] is not None:
+        raise outcome[0]
 
 
 def summarize_ssh_error(stderr: str) -> str:
