@@ -111,28 +111,29 @@ from ansible.plugins.connection.ssh import Connection as BuiltinSSHConnection
 from ansible.utils.display import Display
 from ansible.utils.path import unfrackpath
 
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _import_cache
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._import_cache import bytecode_cache
 
-# Before the helpers below: they load from Python's bytecode cache instead of being compiled in every worker.
-_import_cache.install()
-
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (  # noqa: I001
-    MultihopError,
-    endpoint_hop,
-    resolve_hops,
-)
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import (
-    OpenSSHBackend,
-    pinned_ssh_args,
-    private_directory,
-    route_from_options,
-    without_user_configs,
-    write_pinned_known_hosts,
-)
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._option_definitions import register_option_definitions
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import BackendSettings
+# The helpers load from Python's bytecode cache instead of being compiled again in every worker.
+with bytecode_cache():
+    from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
+        MultihopError,
+        endpoint_hop,
+        resolve_hops,
+    )
+    from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
+    from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
+    from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import (
+        OpenSSHBackend,
+        pinned_ssh_args,
+        private_directory,
+        route_from_options,
+        without_user_configs,
+        write_pinned_known_hosts,
+    )
+    from ansible_collections.jumphosts.multihop.plugins.plugin_utils._option_definitions import (
+        register_option_definitions,
+    )
+    from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import BackendSettings
 
 display = Display()
 
@@ -168,7 +169,8 @@ def _hop_failures():
 def _paramiko():
     """The paramiko backend, imported on first use: paramiko costs each worker process about 0.2 s of CPU,
     which hosts on the OpenSSH backend never need to pay."""
-    from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_session
+    with bytecode_cache():
+        from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_session
 
     return _paramiko_session
 

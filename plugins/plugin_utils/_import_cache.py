@@ -12,6 +12,7 @@ installed Python package. Where that directory cannot be written, Python compile
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -36,7 +37,12 @@ class _HelperFinder:
         return None
 
 
-def install() -> None:
-    """Put the finder first on ``sys.meta_path`` (once per process; forked workers inherit it)."""
-    if not any(isinstance(finder, _HelperFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _HelperFinder())
+@contextlib.contextmanager
+def bytecode_cache():
+    """Within this block, imports of the helpers use the finder; ``sys.meta_path`` is restored after it."""
+    finder = _HelperFinder()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)

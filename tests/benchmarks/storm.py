@@ -153,7 +153,10 @@ class Bench:
         common = base['all']['vars']['ansible_ssh_common_args']
         jump1, bastion = lab['users']['jump1']['key'], lab['hosts']['bastion1']['address']
         targets_vars = base['all']['children']['targets']['vars']
-        copy = lambda data: json.loads(json.dumps(data))  # noqa: E731
+
+        def copy(data):
+            return json.loads(json.dumps(data))
+
         builtin = copy(base)
         builtin['all']['vars']['ansible_connection'] = 'ansible.builtin.ssh'
         proxy = f'ssh -i {jump1} -o IdentitiesOnly=yes {common} -W %h:%p jump1@{bastion}'
