@@ -16,7 +16,7 @@ def test_helpers_load_with_the_source_loader_and_meta_path_is_restored(monkeypat
         module = importlib.import_module(HELPER)
     assert sys.meta_path == before
     # Python's own loader: it reads and writes __pycache__, which ansible-core's collection loader never does.
-    assert type(module.__loader__) is importlib.machinery.SourceFileLoader
+    assert isinstance(module.__loader__, importlib.machinery.SourceFileLoader)
     assert module.__file__.endswith('plugin_utils/_permit_open.py')
 
 
@@ -25,4 +25,4 @@ def test_other_modules_are_left_to_the_other_finders(monkeypatch):
     monkeypatch.delitem(sys.modules, name, raising=False)
     with bytecode_cache():
         module = importlib.import_module(name)
-    assert type(module.__loader__) is not importlib.machinery.SourceFileLoader
+    assert not isinstance(module.__loader__, importlib.machinery.SourceFileLoader)
