@@ -111,23 +111,29 @@ from ansible.plugins.connection.ssh import Connection as BuiltinSSHConnection
 from ansible.utils.display import Display
 from ansible.utils.path import unfrackpath
 
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
-    MultihopError,
-    endpoint_hop,
-    resolve_hops,
-)
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import (
-    OpenSSHBackend,
-    pinned_ssh_args,
-    private_directory,
-    route_from_options,
-    without_user_configs,
-    write_pinned_known_hosts,
-)
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._option_definitions import register_option_definitions
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import BackendSettings
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._import_cache import bytecode_cache
+
+# The helpers load from Python's bytecode cache instead of being compiled again in every worker.
+with bytecode_cache():
+    from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
+        MultihopError,
+        endpoint_hop,
+        resolve_hops,
+    )
+    from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
+    from ansible_collections.jumphosts.multihop.plugins.plugin_utils._inventory import hostvars_lookup
+    from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import (
+        OpenSSHBackend,
+        pinned_ssh_args,
+        private_directory,
+        route_from_options,
+        without_user_configs,
+        write_pinned_known_hosts,
+    )
+    from ansible_collections.jumphosts.multihop.plugins.plugin_utils._option_definitions import (
+        register_option_definitions,
+    )
+    from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import BackendSettings
 
 display = Display()
 
@@ -163,7 +169,8 @@ def _hop_failures():
 def _paramiko():
     """The paramiko backend, imported on first use: paramiko costs each worker process about 0.2 s of CPU,
     which hosts on the OpenSSH backend never need to pay."""
-    from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_session
+    with bytecode_cache():
+        from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_session
 
     return _paramiko_session
 
@@ -178,12 +185,13 @@ class Connection(BuiltinSSHConnection):
         self._route_error = None
         self._backend = None
         self._inventory_name = None
+        self._pins = None
 
     def _resolve_option_variables(self, variables, templar):
         # ansible-core hands us the task's variables here, the one place where other hosts' variables
         # (the inventory hops) can be read lazily: only the hops' own variables are templated.
         var_options = super()._resolve_option_variables(variables, templar)
-        self._hops, self._route, self._route_error, self._backend = (), None, None, None
+        self._hops, self._route, self._route_error, self._backend, self._pins = (), None, None, None, None
         # With delegate_to, these are the delegated host's variables but inventory_hostname is still the
         # delegating host's: the route belongs to the host the task is delegated to.
         owner = getattr(self._play_context, 'delegate_to', None) or variables.get('inventory_hostname')
@@ -229,10 +237,13 @@ class Connection(BuiltinSSHConnection):
                 display.vvv(f'MULTIHOP: {hop.name} ignores {", ".join(hop.ignored_options)} (they concern the '
                             'target only, or the plugin manages them on hops)', host=self.host)
 
-    def _target_pins(self):
-        """ssh arguments that check the target against its pinned keys (multihop_known_hosts), or []."""
-        if not self.get_option('multihop_known_hosts'):
-            return []
+    def _target_pins(self, directory):
+        """ssh arguments that check the target against its pinned keys (multihop_known_hosts), or [].
+
+        ``directory`` is the control directory, already checked by the caller.
+        """
+        if self._pins is not None:  # the file is written and checked once per task's connection
+            return self._pins
         name = self._inventory_name or self.host
         try:
             target = endpoint_hop(name, self.host, self.get_option('port'), self.get_option('remote_user'),
@@ -240,24 +251,35 @@ class Connection(BuiltinSSHConnection):
         except MultihopError as e:  # the message names the host
             raise AnsibleError(f'jumphosts.multihop: {e}') from None
         try:
-            directory = unfrackpath(self.get_option('control_path_dir'))
-            private_directory(directory)
             path = write_pinned_known_hosts(directory, target)
         except MultihopError as e:
             raise AnsibleError(f'jumphosts.multihop: host {name}: {e}') from None
         display.vvv(f'MULTIHOP: {len(target.known_hosts)} pinned host key lines for {self.host} ({path})',
                     host=self.host)
-        return pinned_ssh_args(path)
+        self._pins = pinned_ssh_args(path)
+        return self._pins
+
+    def _control_directory(self, route):
+        """The control directory, created if missing and checked private: once per ssh command."""
+        directory = route.runtime_dir if route else unfrackpath(self.get_option('control_path_dir'))
+        try:
+            # Before the builtin plugin tries: a read-only HOME (a fresh container) fails here with advice.
+            private_directory(directory)
+        except MultihopError as e:
+            raise AnsibleError(f'jumphosts.multihop: host {self._inventory_name or self.host}: {e}') from None
+        return directory
 
     def _build_command(self, binary, subsystem, *other_args):
         route = self._multihop_route()
-        pins = self._target_pins()
+        pinned = self.get_option('multihop_known_hosts')
+        if route is None and not pinned:
+            return super()._build_command(binary, subsystem, *other_args)
+        directory = self._control_directory(route)
+        pins = self._target_pins(directory) if pinned else []
         if route is None:
             command = super()._build_command(binary, subsystem, *other_args)
-            return command[:1] + [to_bytes(arg) for arg in pins] + command[1:] if pins else command
+            return command[:1] + [to_bytes(arg) for arg in pins] + command[1:]
         try:
-            # Before the builtin plugin tries: a read-only HOME (a fresh container) fails here with advice.
-            private_directory(route.runtime_dir)
             if not self.get_option('control_path'):
                 # The same address behind different bastions is another host: the socket name covers the route.
                 target = route.control_path(self.host, self.get_option('port'), self.get_option('remote_user'))
@@ -265,7 +287,7 @@ class Connection(BuiltinSSHConnection):
             command = without_user_configs(super()._build_command(binary, subsystem, *other_args),
                                            route.runtime.user_configs)
             if '-O' not in other_args:  # control commands (reset) talk to the local master only
-                route.prepare()
+                route.prepare(directory_checked=True)
         except HopError as e:
             raise hop_failure(e) from None
         except MultihopError as e:  # a setting that cannot work, such as a control_path_dir that is too long

@@ -17,7 +17,6 @@ import stat
 import subprocess
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 
 from ansible.utils.path import unfrackpath
@@ -160,21 +159,41 @@ def master_is_alive(path: str) -> bool:
 
 @contextlib.contextmanager
 def file_lock(path: str, timeout: float):
-    """An exclusive lock between forks, so one of them logs in to a hop while the others wait."""
+    """An exclusive lock between forks, so one of them logs in to a hop while the others wait.
+
+    The others block in flock (in a thread, for the timeout) instead of polling: with a hundred forks
+    waiting for one login, polling every few milliseconds kept the CPUs busy that the login needed.
+    """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as e:
-                if e.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            _wait_for_lock(fd, path, timeout)
         yield
     finally:
-        os.close(fd)
+        os.close(fd)  # also ends a waiting thread's claim: the lock belongs to the closed open file
+
+
+def _wait_for_lock(fd: int, path: str, timeout: float) -> None:
+    outcome: list[OSError | None] = []
+
+    def take() -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            outcome.append(None)
+        except OSError as e:
+            outcome.append(e)
+
+    waiter = threading.Thread(target=take, daemon=True)
+    waiter.start()
+    waiter.join(timeout)
+    if not outcome:
+        raise OSError(errno.EAGAIN, f'waited {timeout:.0f} s for another process to log in to the hop', path)
+    if outcome[0] is not None:
+        raise outcome[0]
 
 
 def summarize_ssh_error(stderr: str) -> str:
@@ -253,6 +272,7 @@ class OpenSSHRoute:
         self.forward_agent = forward_agent
         self.tcp_nodelay = tcp_nodelay
         self.connect_timeout = connect_timeout or DEFAULT_TIMEOUT
+        self._files_ready = False
 
     def ssh_args(self) -> list[str]:
         """Arguments for ssh, scp and sftp that send them along the route."""
@@ -264,17 +284,24 @@ class OpenSSHRoute:
     def control_path(self, *target: object) -> str:
         return control_path(self.hops, self.runtime_dir, *target)
 
-    def prepare(self) -> None:
-        """Write the route's config and make sure every hop has a live master connection."""
-        private_directory(self.runtime_dir)
-        if os.path.lexists(self.config_path):
-            check_private(self.config_path, 'route config')
-        else:
-            write_private_file(self.config_path,
-                               render_plugin_config(self.hops, self.runtime, forward_agent=self.forward_agent))
-        for hop in self.hops:
-            if hop.known_hosts:
-                write_pinned_known_hosts(self.runtime_dir, hop)
+    def prepare(self, directory_checked: bool = False) -> None:
+        """Write the route's config and make sure every hop has a live master connection.
+
+        ``directory_checked``: the caller has just checked ``runtime_dir`` with ``private_directory``.
+        The files are checked once per route object (one task's connection); the masters every time.
+        """
+        if not self._files_ready:
+            if not directory_checked:
+                private_directory(self.runtime_dir)
+            if os.path.lexists(self.config_path):
+                check_private(self.config_path, 'route config')
+            else:
+                write_private_file(self.config_path,
+                                   render_plugin_config(self.hops, self.runtime, forward_agent=self.forward_agent))
+            for hop in self.hops:
+                if hop.known_hosts:
+                    write_pinned_known_hosts(self.runtime_dir, hop)
+            self._files_ready = True
         for index, hop in enumerate(self.hops):
             if hop.type == 'socks5':
                 continue
@@ -324,16 +351,19 @@ class OpenSSHRoute:
             raise HopError(hop_label(self.hops, index), None, reason, index)
 
     def _start_one_session(self, hop: Hop) -> None:
-        """Run ``true`` on the hop through its new master, and ignore the outcome.
+        """Start ``true`` on the hop through its new master, in the background, and ignore the outcome.
 
         sshd turns TCP_NODELAY on for a connection only when a session starts on it. Without one, each
-        round trip through the hop waits about 40 ms for a delayed TCP acknowledgement.
+        round trip through the hop waits about 40 ms for a delayed TCP acknowledgement. Not waited for:
+        the first connection through the master need not wait for this session's round trips, and
+        the session ends on its own (ssh's ConnectTimeout and the master bound it).
         """
         command = [self.runtime.ssh_executable, '-F', self.config_path, '-T', '-o', 'ControlMaster=no',
                    '-o', 'BatchMode=yes', hop.alias, 'true']
-        with contextlib.suppress(subprocess.TimeoutExpired, OSError):
-            subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=self.connect_timeout, check=False)
+        with contextlib.suppress(OSError):
+            # Python reaps it when the next subprocess starts in this process, or init after the worker exits.
+            subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
 
     def _forward_failure(self, index: int) -> str | None:
         """Why the previous hop could not connect to this one.

@@ -33,7 +33,7 @@ def connect(tmp_path, variables, name='jumphosts.multihop.ssh', play_context=Non
 @pytest.fixture
 def prepared(monkeypatch):
     calls = []
-    monkeypatch.setattr(_openssh.OpenSSHRoute, 'prepare', lambda route: calls.append(route.hops))
+    monkeypatch.setattr(_openssh.OpenSSHRoute, 'prepare', lambda route, **_: calls.append(route.hops))
     return calls
 
 
@@ -75,7 +75,7 @@ def test_bad_chain_is_an_error_naming_host_and_hop(tmp_path, prepared):
 
 
 def test_hop_failure_is_unreachable_and_names_the_hop(tmp_path, monkeypatch):
-    def refuse(route):
+    def refuse(route, **_):
         raise HopError('hop 1/2 bastion1 jump1@10.203.1.2:22', None, 'Connection refused', 0)
 
     monkeypatch.setattr(_openssh.OpenSSHRoute, 'prepare', refuse)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -13,6 +15,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import
     ASKPASS_SCRIPT,
     OpenSSHRoute,
     check_private,
+    file_lock,
     private_directory,
 )
 
@@ -102,3 +105,22 @@ def test_runtime_values_are_checked(tmp_path, settings, message):
 def test_control_directory_is_checked(directory):
     with pytest.raises(MultihopError, match='control_path_dir'):
         OpenSSHRoute((HOP,), directory)
+
+
+def test_a_second_locker_waits_for_the_first_and_times_out(tmp_path):
+    path = str(tmp_path / 'hop.lock')
+    order = []
+
+    def second():
+        with file_lock(path, timeout=5):
+            order.append('second')
+
+    with file_lock(path, timeout=5):
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        time.sleep(0.2)
+        order.append('first done')
+        with pytest.raises(OSError, match='for another process to log in'), file_lock(path, timeout=0.1):
+            pass
+    waiter.join(5)
+    assert order == ['first done', 'second']
