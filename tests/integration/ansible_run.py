@@ -67,7 +67,8 @@ def run_playbook(tmp_path: Path, inventory: dict, plays: list, *args: str, env: 
                    ANSIBLE_LOCAL_TEMP=str(tmp_path / 'local-tmp'))
     run_env.update(env or {})
     process = subprocess.run(['ansible-playbook', '-i', str(inventory_file), str(playbook_file), *args],
-                             capture_output=True, text=True, env=run_env, timeout=600, check=False)
+                             capture_output=True, text=True, env=run_env, timeout=600, check=False,
+                             stdin=subprocess.DEVNULL)
     return PlaybookResult(process.returncode, process.stdout + process.stderr)
 
 

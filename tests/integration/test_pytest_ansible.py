@@ -11,6 +11,7 @@ CONTRIBUTING.md ("pytest-ansible") says how to drop this file with it.
 
 from __future__ import annotations
 
+import os
 import stat
 import tempfile
 from pathlib import Path
@@ -27,6 +28,19 @@ pytestmark = [
     pytest.mark.filterwarnings('ignore:AnsibleCollectionFinder has already been configured:UserWarning'),
     pytest.mark.filterwarnings(r'ignore:This process \(pid=\d+\) is multi-threaded, use of fork:DeprecationWarning'),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _keep_stdio():
+    """ansible-core's task queue, run in this process, leaves this process's stdin/stdout/stderr closed or
+    replaced; put them back, or every later test's ansible-playbook starts with a bad descriptor."""
+    saved = [os.dup(fd) for fd in (0, 1, 2)]
+    try:
+        yield
+    finally:
+        for fd, copy in zip((0, 1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 @pytest.fixture(params=BACKENDS)

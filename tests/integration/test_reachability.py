@@ -214,7 +214,8 @@ def run_report(tmp_path: Path, inventory: dict, report_dir: Path):
                ANSIBLE_LOCAL_TEMP=str(tmp_path / 'local-tmp'))
     process = subprocess.run(['ansible-playbook', 'jumphosts.multihop.report', '-i', str(inventory_file),
                               '-e', f'multihop_report_dir={report_dir}'],
-                             capture_output=True, text=True, env=env, timeout=600, check=False, cwd=tmp_path)
+                             capture_output=True, text=True, env=env, timeout=600, check=False, cwd=tmp_path,
+                             stdin=subprocess.DEVNULL)
     return process.returncode, process.stdout + process.stderr
 
 
