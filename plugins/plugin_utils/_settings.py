@@ -23,6 +23,8 @@ class BackendSettings:
     accept_new_host_keys: bool = False
     reconnection_retries: int = 0
     tcp_nodelay: bool = True
+    share_hops: bool = False  # one login per hop for the run, in hop processes (_paramiko_shared.py)
+    control_persist: str = '60s'
 
     @classmethod
     def from_options(cls, get_option: Callable[[str], object]) -> BackendSettings:
@@ -30,4 +32,6 @@ class BackendSettings:
                    keepalive=int(get_option('multihop_keepalive') or 0),
                    accept_new_host_keys=bool(get_option('multihop_accept_new_host_keys')),
                    reconnection_retries=int(get_option('reconnection_retries') or 0),
-                   tcp_nodelay=get_option('multihop_tcp_nodelay') is not False)
+                   tcp_nodelay=get_option('multihop_tcp_nodelay') is not False,
+                   share_hops=get_option('multihop_share_hops') is not False,
+                   control_persist=str(get_option('multihop_control_persist') or '60s'))
