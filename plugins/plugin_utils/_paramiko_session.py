@@ -217,7 +217,7 @@ class ParamikoBackend(Backend):
                 raise AnsibleError(f'jumphosts.multihop: {e}') from None
             self.shared = {'timeout': self.timeout, 'keepalive': self.keepalive, 'tcp_nodelay': self.tcp_nodelay,
                            'accept_new_host_keys': self.accept_new_host_keys,
-                           'control_persist': settings.control_persist}
+                           'control_persist': settings.control_persist, 'control_dir': settings.control_dir}
 
     def _accept_new(self, hop: Hop, names: list[str], key) -> bool:
         return wants_new_host_keys(hop, self.accept_new_host_keys) and record_host_key(hop, names, key)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, hop_label
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError, MultihopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_stages import OnwardFailed, StageFailed
 
 HOP_PLUGIN = 'jumphosts.multihop.paramiko_hop'
@@ -118,6 +118,8 @@ def start_hop_process(key: str, hops: tuple[Hop, ...], settings: dict, playbook_
     from ansible.utils.collection_loader import AnsibleCollectionConfig
     from ansible.utils.display import Display
 
+    from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import private_directory
+
     context = PlayContext()
     context.connection, context.remote_addr = HOP_PLUGIN, key
     timeout = float(settings.get('timeout') or 10)
@@ -131,6 +133,12 @@ def start_hop_process(key: str, hops: tuple[Hop, ...], settings: dict, playbook_
     }
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(AnsibleCollectionConfig.collection_paths),
                ANSIBLE_CONNECTION_PLUGINS=connection_loader.print_paths())
+    if settings.get('control_dir'):  # the plugin's private control directory, not ~/.ansible/pc (HOME may be read-only)
+        try:
+            private_directory(settings['control_dir'])
+        except MultihopError as e:
+            raise AnsibleError(str(e)) from None
+        env['ANSIBLE_PERSISTENT_CONTROL_PATH_DIR'] = settings['control_dir']
     stub = C.config.get_config_value('_ANSIBLE_CONNECTION_PATH') or os.path.join(
         os.path.dirname(scripts.__file__), 'ansible_connection_cli_stub.py')
     verbosity = ['-' + 'v' * Display().verbosity] if Display().verbosity else []
@@ -143,7 +151,8 @@ def start_hop_process(key: str, hops: tuple[Hop, ...], settings: dict, playbook_
     try:
         result = json.loads(stdout if process.returncode == 0 else stderr)
     except ValueError:
-        result = {'error': stderr.decode(errors='replace').strip()[-400:] or f'status {process.returncode}'}
+        lines = stderr.decode(errors='replace').strip().splitlines()  # a traceback's last line says what failed
+        result = {'error': lines[-1][-300:] if lines else f'status {process.returncode}'}
     if 'error' in result or 'socket_path' not in result:
         raise AnsibleError(str(result.get('error') or 'ansible-connection gave no socket'))
     return str(result['socket_path'])

@@ -112,7 +112,7 @@ class TestChoices:
                    'reconnection_retries': 2}
         assert BackendSettings.from_options(options.get) == BackendSettings(
             timeout=5.0, keepalive=15, accept_new_host_keys=False, reconnection_retries=2, tcp_nodelay=True,
-            share_hops=True, control_persist='60s')
+            share_hops=True, control_persist='60s', control_dir='')
         assert BackendSettings.from_options({'multihop_tcp_nodelay': False}.get).tcp_nodelay is False
         assert BackendSettings.from_options({'multihop_share_hops': False}.get).share_hops is False
         assert BackendSettings.from_options({}.get).timeout == DEFAULT_TIMEOUT
