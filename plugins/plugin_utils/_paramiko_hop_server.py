@@ -86,7 +86,8 @@ class HopServer:
         self.directory = tempfile.mkdtemp(prefix='multihop-streams-')  # mode 0700, ours
         check_private(self.directory, 'stream directory')
         self._lock = threading.Lock()
-        self._streams = 0
+        self._streams = self._requests = 0
+        self._ending = False
         self._last_used = clock()
         self._closed = threading.Event()
 
@@ -100,11 +101,12 @@ class HopServer:
         def loop():
             while not self._closed.wait(WATCH_INTERVAL):
                 run_alive = self.playbook_pid is None or process_alive(self.playbook_pid, self._started)
-                with self._lock:
-                    done = should_end(self.clock(), self._last_used, self._streams, self.persist, run_alive)
-                if done:
+                with self._lock:  # a request in progress counts as a stream: it may be waiting for a login
+                    busy = self._streams + self._requests
+                    self._ending = should_end(self.clock(), self._last_used, busy, self.persist, run_alive)
+                if self._ending:
                     end()
-                    return
+                    self._closed.wait(5)  # shutting down; should the signal have been lost, say it again
 
         thread = threading.Thread(target=loop, name='multihop-hop-watch', daemon=True)
         thread.start()
@@ -123,7 +125,17 @@ class HopServer:
         """``{'path': ...}``, or what failed: ``{'hop_error': ...}`` (a login on the way), or ``{'failed': reason,
         'onward': bool}`` (this hop's forward; ``onward`` when the next element could not be reached)."""
         with self._lock:
-            self._last_used = self.clock()
+            if self._ending:
+                return {'ending': True}  # the worker waits for a new process
+            self._requests += 1
+        try:
+            return self._open_stream(host, port, blame_next)
+        finally:
+            with self._lock:
+                self._requests -= 1
+                self._last_used = self.clock()
+
+    def _open_stream(self, host: str, port: int, blame_next: bool) -> dict:
         try:
             transport = self._hop_transport()
         except HopError as e:

@@ -21,17 +21,20 @@ import dataclasses
 import os
 import socket
 import stat
+import time
 from collections.abc import Callable
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, hop_label
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError, MultihopError
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import private_directory
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_stages import OnwardFailed, StageFailed
 
 HOP_PLUGIN = 'jumphosts.multihop.paramiko_hop'
 # Seconds an idle hop process waits for its first request or its next one before ansible-core's own timer
 # ends it; the hop process ends itself much sooner (multihop_control_persist, or the run's end).
 BACKSTOP_SECONDS = 86400
+ENDING_WAIT = 5.0  # seconds a worker waits for a hop process that is ending to be gone
 
 
 # --- pure parts -------------------------------------------------------------------------------------------
@@ -92,38 +95,18 @@ def forward_result(reply: dict, hops: tuple[Hop, ...]) -> str:
         return str(reply['path'])
     if 'hop_error' in reply:
         raise error_from_wire(reply['hop_error'], hops)
+    if reply.get('ending'):
+        raise StageFailed('the shared hop process was ending')
     failure = OnwardFailed if reply.get('onward') else StageFailed
     raise failure(str(reply.get('failed', 'the hop process gave no answer')))
 
 
 # --- I/O --------------------------------------------------------------------------------------------------
 
-def start_hop_process(key: str, hops: tuple[Hop, ...], settings: dict, playbook_pid: int) -> str:
-    """Start the hop process for ``hops`` unless it runs; its socket path.
-
-    As ``task_executor.start_connection`` does, but for the run's process (``playbook_pid``) even when a hop
-    process asks, whose own parent is init. ansible-core's stub locks per socket path, so forks that start it
-    at once end with one process. The chain, hop passwords too, goes on the stub's stdin.
-    """
-    import json
-    import subprocess
-    import sys
-
-    from ansible import constants as C
-    from ansible.cli import scripts
-    from ansible.errors import AnsibleError
-    from ansible.module_utils.connection import write_to_stream
-    from ansible.playbook.play_context import PlayContext
-    from ansible.plugins.loader import connection_loader
-    from ansible.utils.collection_loader import AnsibleCollectionConfig
-    from ansible.utils.display import Display
-
-    from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import private_directory
-
-    context = PlayContext()
-    context.connection, context.remote_addr = HOP_PLUGIN, key
+def hop_options(hops: tuple[Hop, ...], settings: dict) -> dict:
+    """The hop plugin's options: the chain, hop passwords too, which the hop process gets through fork."""
     timeout = float(settings.get('timeout') or 10)
-    options = {
+    return {
         'chain': [hop_to_wire(hop) for hop in hops],
         'settings': settings,
         'persistent_connect_timeout': BACKSTOP_SECONDS,
@@ -131,31 +114,96 @@ def start_hop_process(key: str, hops: tuple[Hop, ...], settings: dict, playbook_
         'persistent_command_timeout': int(timeout * 4 * (len(hops) + 1)) + 30,
         'persistent_log_messages': False,  # it would log hop passwords
     }
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(AnsibleCollectionConfig.collection_paths),
-               ANSIBLE_CONNECTION_PLUGINS=connection_loader.print_paths())
-    if settings.get('control_dir'):  # the plugin's private control directory, not ~/.ansible/pc (HOME may be read-only)
-        try:
-            private_directory(settings['control_dir'])
-        except MultihopError as e:
-            raise AnsibleError(str(e)) from None
-        env['ANSIBLE_PERSISTENT_CONTROL_PATH_DIR'] = settings['control_dir']
-    stub = C.config.get_config_value('_ANSIBLE_CONNECTION_PATH') or os.path.join(
-        os.path.dirname(scripts.__file__), 'ansible_connection_cli_stub.py')
-    verbosity = ['-' + 'v' * Display().verbosity] if Display().verbosity else []
-    process = subprocess.Popen([sys.executable, stub, *verbosity, str(playbook_pid), key], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    write_to_stream(process.stdin, options)
-    attributes = context.dump_attrs() if hasattr(context, 'dump_attrs') else context.serialize()  # 2.19: serialize
-    write_to_stream(process.stdin, attributes)
-    stdout, stderr = process.communicate(timeout=options['persistent_command_timeout'])
+
+
+def _hop_context(key: str):
+    from ansible.playbook.play_context import PlayContext
+
+    context = PlayContext()
+    context.connection, context.remote_addr = HOP_PLUGIN, key
+    return context
+
+
+def hop_socket_path(key: str, settings: dict, playbook_pid: int) -> str:
+    """Where the hop process listens: named as ansible-connection names a persistent connection's socket, in the
+    plugin's private control directory (``control_path_dir``; HOME may be read-only, as in an AWX job)."""
+    from ansible import constants as C
+    from ansible.plugins.loader import connection_loader
+    from ansible.utils.path import unfrackpath
+
+    context = _hop_context(key)
+    directory = unfrackpath(settings.get('control_dir') or C.PERSISTENT_CONTROL_PATH_DIR)
     try:
-        result = json.loads(stdout if process.returncode == 0 else stderr)
-    except ValueError:
-        lines = stderr.decode(errors='replace').strip().splitlines()  # a traceback's last line says what failed
-        result = {'error': lines[-1][-300:] if lines else f'status {process.returncode}'}
-    if 'error' in result or 'socket_path' not in result:
-        raise AnsibleError(str(result.get('error') or 'ansible-connection gave no socket'))
-    return str(result['socket_path'])
+        private_directory(directory)
+    except MultihopError as e:
+        raise OSError(str(e)) from None
+    path = connection_loader.get('ssh', class_only=True)._create_control_path(
+        context.remote_addr, context.port, context.remote_user, context.connection, playbook_pid)
+    return unfrackpath(path % {'directory': directory})
+
+
+def start_hop_process(key: str, hops: tuple[Hop, ...], settings: dict, playbook_pid: int) -> str:
+    """Start the hop process for ``hops`` unless it runs; its socket path.
+
+    ansible-core's persistent connection process (``ansible-connection``'s ``ConnectionProcess``), started as its
+    stub starts it, under the stub's lock per socket path (forks that start it at once end with one process), but
+    forked from this worker rather than from a new Python, which would cost every fork starting it ~0.7 s of CPU.
+    """
+    import json
+
+    from ansible.cli.scripts.ansible_connection_cli_stub import file_lock
+    from ansible.errors import AnsibleError
+    from ansible.utils.path import unfrackpath
+
+    path = hop_socket_path(key, settings, playbook_pid)
+    directory, name = os.path.split(path)
+    lock_path = unfrackpath(f'{directory}/.ansible_pc_lock_{name}')  # the stub's own lock
+    with file_lock(lock_path):
+        if os.path.exists(path):
+            return path
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # never returns: the hop process, or the intermediate process of its double fork
+            os.close(read_end)
+            _hop_process(write_end, key, hops, settings, playbook_pid, path)
+        os.close(write_end)
+        with os.fdopen(read_end) as answer:
+            text = answer.read()
+        os.waitpid(pid, 0)
+    result = json.loads(text) if text else {'error': 'the hop process did not start'}
+    if result.get('error'):
+        raise AnsibleError(str(result['error']).splitlines()[-1])
+    return path
+
+
+def _hop_process(write_end: int, key: str, hops: tuple[Hop, ...], settings: dict, playbook_pid: int,
+                 path: str) -> None:
+    """In the forked child: become the daemon, as ansible-connection does, and serve until the hop ends."""
+    status = 1
+    try:
+        import io
+        import sys
+
+        from ansible.cli.scripts.ansible_connection_cli_stub import ConnectionProcess
+        from ansible.module_utils.service import fork_process
+        from ansible.utils.display import Display
+
+        if fork_process() != 0:
+            os._exit(0)
+        # Nothing of the worker's but the answer pipe: not its queues, not the run's output pipes.
+        os.closerange(3, write_end)
+        os.closerange(write_end + 1, 65536)
+        Display()._final_q = None  # the worker's queue to the run's process is closed here
+        sys.stdout = io.StringIO()  # ConnectionProcess collects its messages there, as its stub does
+        process = ConnectionProcess(os.fdopen(write_end, 'w'), _hop_context(key), path, '/', key, playbook_pid)
+        process.start(hop_options(hops, settings))
+        if process.connection is not None and os.path.exists(path):
+            process.run()
+        else:
+            process.shutdown()
+        status = 0
+    finally:
+        os._exit(status)
 
 
 class SharedHop:
@@ -198,23 +246,30 @@ class SharedHop:
         return stream
 
     def _request(self, host: str, port: int, blame_next: bool) -> dict:
-        # A process that ended (idle, or killed) since the last look is started again, once.
-        for attempt in (1, 2):
-            if self._socket_path is None or not os.path.exists(self._socket_path):
-                self._socket_path = self._start_process()
+        # Another fork may have started the process: look for its socket first. A process that ended (idle, or
+        # killed) since is started again, once.
+        attempts = 3
+        for attempt in range(1, attempts + 1):
+            path = self._socket_path or hop_socket_path(self.key, self.settings, self.playbook_pid)
+            if not os.path.exists(path):
+                path = self._start_process()
+            self._socket_path = path
             try:
-                return self._rpc(self._socket_path, host, port, blame_next)
+                reply = self._rpc(path, host, port, blame_next)
             except ConnectionRefusedError:
-                if attempt == 2:
+                if attempt == attempts:
                     raise
                 with contextlib.suppress(OSError):  # a killed process's socket: nobody listens
-                    if stat.S_ISSOCK(os.lstat(self._socket_path).st_mode):
-                        os.unlink(self._socket_path)
-                self._socket_path = None
+                    if stat.S_ISSOCK(os.lstat(path).st_mode):
+                        os.unlink(path)
+                continue
             except FileNotFoundError:
-                if attempt == 2:
+                if attempt == attempts:
                     raise
-                self._socket_path = None
+                continue
+            if not reply.get('ending') or attempt == attempts:
+                return reply
+            wait_until_gone(path, ENDING_WAIT)  # it ended itself (idle) just now: start the next one
         raise AssertionError('unreachable')
 
     def _start_process(self) -> str:
@@ -224,6 +279,12 @@ class SharedHop:
             return self._start(self.key, self.hops, self.settings, self.playbook_pid)
         except AnsibleError as e:
             raise OSError(f'cannot start it: {e.message}') from None
+
+
+def wait_until_gone(path: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _rpc(socket_path: str, host: str, port: int, blame_next: bool) -> dict:

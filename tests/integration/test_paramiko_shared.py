@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 import time
 
 from ansible_run import add_hosts, count_logins, lab_inventory, run_playbook
 
-# A task listing this run's hop processes (ansible-connection serving the hop plugin, keyed by the run's pid).
-# The pipe lookup runs in the worker, whose parent is ansible-playbook.
-HOP_PROCESSES = ('run=$(ps -o ppid= -p $PPID | tr -d " "); ps -eww -o pid=,args= '
-                 '| grep "[a]nsible_connection_cli_stub.py.* $run multihop-" | awk \'{print $1}\' | paste -sd, -')
+# A task listing this run's hop processes: those listening on a socket in the run's control directory.
+HOP_PROCESSES = 'ss -xlpn | grep -F " {{ control_dir }}/" | grep -o "pid=[0-9]*" | cut -d= -f2 | sort -u | paste -sd, -'
 LIST_HOP_PROCESSES = {'name': 'hop processes', 'run_once': True,
                       'ansible.builtin.debug': {'msg': "HOP_PIDS={{ lookup('pipe', hop_processes) }}."},
                       'vars': {'hop_processes': HOP_PROCESSES}}
@@ -75,9 +74,11 @@ def test_one_login_per_hop_for_a_play_of_several_tasks_on_several_targets(lab, t
     settings = [line.split(';')[0] for line in agent.stdout.splitlines()]
     agent_env = dict(setting.split('=', 1) for setting in settings if '=' in setting)
     try:
-        inventory = paramiko_inventory(lab, multihop_forward_agent=True)  # ignored by paramiko: never forwarded
+        control_dir = tempfile.mkdtemp(prefix='mh', dir='/tmp')
+        # multihop_forward_agent is ignored by paramiko, with a warning: the agent is never forwarded.
+        inventory = paramiko_inventory(lab, multihop_forward_agent=True, control_dir=control_dir)
         result = run_playbook(tmp_path, inventory, [play('pwt01,pwt02,pwt03,deep1', [*TASKS, LIST_HOP_PROCESSES])],
-                              '--forks', '10', '-v', env=agent_env)
+                              '--forks', '10', '-v', env=agent_env, control_dir=control_dir)
     finally:
         subprocess.run(['ssh-agent', '-k'], env=dict(os.environ, **agent_env), capture_output=True, check=False)
     result.assert_ok('pwt01', 'pwt02', 'pwt03', 'deep1')
@@ -86,6 +87,7 @@ def test_one_login_per_hop_for_a_play_of_several_tasks_on_several_targets(lab, t
     pids = hop_pids(result.output)
     assert len(pids) == 3, result.output
     assert gone(pids)
+    assert not [name for name in os.listdir(control_dir) if not name.startswith('.')]  # their sockets too
     # The hop password went to the hop process on a pipe: not on a command line, not in the output.
     assert lab['users']['pwjump']['password'] not in result.output
 

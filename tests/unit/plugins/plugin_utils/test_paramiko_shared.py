@@ -129,6 +129,30 @@ class TestHandOver:
             hop_server.close()
         assert not os.path.exists(hop_server.directory)
 
+    def test_a_request_in_progress_keeps_the_hop_process(self):
+        hop_server = server.HopServer((B1,), dict(SETTINGS, control_persist='0'), None)
+        ended, entered, release = threading.Event(), threading.Event(), threading.Event()
+
+        def slow_login():
+            entered.set()
+            release.wait(5)
+            raise HopError('hop 1/2 bastion1', 'tcp', 'refused', 0)
+
+        hop_server._hop_transport = slow_login
+        try:
+            hop_server.watch(ended.set)
+            request = threading.Thread(target=hop_server.open_stream, args=('h', 22, True))
+            request.start()
+            assert entered.wait(5)
+            assert not ended.wait(1.5)  # idle time 0, but a login is in progress
+            release.set()
+            request.join()
+            assert ended.wait(5)
+            assert hop_server.open_stream('h', 22, True) == {'ending': True}
+        finally:
+            release.set()
+            hop_server.close()
+
     def test_an_idle_hop_process_ends_itself(self):
         hop_server = server.HopServer((B1,), dict(SETTINGS, control_persist='0'), os.getpid())
         ended = threading.Event()
@@ -165,7 +189,7 @@ class TestSharedHop:
             left.close()
             right.close()
 
-    def test_a_process_that_is_gone_is_started_again_once(self):
+    def test_a_process_that_is_gone_is_started_again_once(self, tmp_path):
         started, replies = [], [ConnectionRefusedError(), {'failed': 'no', 'onward': False}]
 
         def rpc(*args):
@@ -179,6 +203,7 @@ class TestSharedHop:
             return __file__  # exists, and is no socket: never removed
 
         hop = shared.SharedHop((B1,), SETTINGS, 42, start=start, rpc=rpc)
+        hop._socket_path = str(tmp_path / 'not started yet')
         with pytest.raises(StageFailed):
             hop.multihop_forward('h', 22, 1.0, blame_next=True)
-        assert started == [42, 42] and os.path.exists(__file__)
+        assert started == [42] and os.path.exists(__file__)
