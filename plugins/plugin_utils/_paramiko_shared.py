@@ -3,8 +3,8 @@
 """One paramiko login per hop for the whole run, shared by every task and fork: the worker's side.
 
 Each hop (each prefix of a chain that ends in an ssh or netcat hop) gets a hop process: ansible-core's own
-persistent connection process (``ansible-connection``, started with ``task_executor.start_connection``, as
-``network_cli`` is), running the ``jumphosts.multihop.paramiko_hop`` connection, which holds the paramiko
+persistent connection process (``ansible-connection``'s ``ConnectionProcess``, which ``network_cli`` uses, forked
+from the worker), running the ``jumphosts.multihop.paramiko_hop`` connection, which holds the paramiko
 transport to that hop (``_paramiko_hop_server.py``). A worker asks it over ansible-core's JSON-RPC
 (``ansible.module_utils.connection``) for a stream to the next element, and gets the path of a one-shot
 UNIX socket, in a private directory, that the hop process splices to a ``direct-tcpip`` (or ``nc``) channel.

@@ -88,7 +88,7 @@ def test_one_login_per_hop_for_a_play_of_several_tasks_on_several_targets(lab, t
     assert len(pids) == 3, result.output
     assert gone(pids)
     assert not [name for name in os.listdir(control_dir) if not name.startswith('.')]  # their sockets too
-    # The hop password went to the hop process on a pipe: not on a command line, not in the output.
+    # The hop password reached the hop process through fork: not on a command line, not in the output.
     assert lab['users']['pwjump']['password'] not in result.output
 
 
