@@ -40,9 +40,9 @@ options:
         unless host-key checking is off for that host, or O(multihop_accept_new_host_keys) is set; a changed key
         is always refused. Each hop and the target log in with their own key file, ssh-agent keys or password
         (also answered as a one-prompt keyboard-interactive login). The agent is never forwarded.
-      - With V(paramiko), each hop's login is held by a hop process (ansible-core's C(ansible-connection), one per
-        hop and run) and shared by every task and fork, as O(multihop_share_hops) describes; the target login is
-        kept for the rest of the worker process, so everything one task does logs in to the target once. Files
+      - With V(paramiko), the hop transports and the target login are kept for the rest of the worker process,
+        so everything one task does logs in once per hop; every task, in its own worker, logs in again, unless
+        O(multihop_share_hops) shares each hop's login for the whole run. Files
         are copied over SFTP (C(ansible_ssh_transfer_method) V(smart), V(sftp) and V(scp) alike), or with C(dd)
         over the command channel when it is V(piped). Password-protected key files are not loaded; use an agent.
         The OpenSSH-only options (C(ssh_executable), C(control_path),
@@ -132,10 +132,11 @@ options:
         one per hop (per chain up to that hop) and run, with the hop's host key checked and no agent forwarded.
         Workers get their streams through it over one-shot UNIX sockets in a private directory (mode 0700). It
         ends when the run ends, or after O(multihop_control_persist) with no stream.
-      - Set V(false) to log in to the hops in each task's worker process instead, once per task and target.
-      - Chains with a V(socks5) hop are never shared.
+      - Off by default for now. With V(false), hops are logged in to in each task's worker process, once per task
+        and target. Only chains of one hop are shared yet; longer chains, and chains with a V(socks5) hop, are
+        logged in to per task as before.
     type: bool
-    default: true
+    default: false
     vars:
       - name: multihop_share_hops
     env:

@@ -35,6 +35,6 @@ class BackendSettings:
                    accept_new_host_keys=bool(get_option('multihop_accept_new_host_keys')),
                    reconnection_retries=int(get_option('reconnection_retries') or 0),
                    tcp_nodelay=get_option('multihop_tcp_nodelay') is not False,
-                   share_hops=get_option('multihop_share_hops') is not False,
+                   share_hops=bool(get_option('multihop_share_hops')),
                    control_persist=str(get_option('multihop_control_persist') or '60s'),
                    control_dir=os.path.expanduser(str(get_option('control_path_dir') or '')))
