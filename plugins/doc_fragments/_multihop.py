@@ -41,10 +41,11 @@ options:
         is always refused. Each hop and the target log in with their own key file, ssh-agent keys or password
         (also answered as a one-prompt keyboard-interactive login). The agent is never forwarded.
       - With V(paramiko), the hop transports and the target login are kept for the rest of the worker process,
-        so everything one task does logs in once per hop; every task, in its own worker, logs in again. Files
+        so everything one task does logs in once per hop; every task, in its own worker, logs in again, unless
+        O(multihop_share_hops) shares each hop's login for the whole run. Files
         are copied over SFTP (C(ansible_ssh_transfer_method) V(smart), V(sftp) and V(scp) alike), or with C(dd)
         over the command channel when it is V(piped). Password-protected key files are not loaded; use an agent.
-        The OpenSSH-only options (C(ssh_executable), O(multihop_control_persist), C(control_path),
+        The OpenSSH-only options (C(ssh_executable), C(control_path),
         C(password_mechanism), C(private_key)) do not apply, and of a host's ssh arguments only
         C(UserKnownHostsFile), C(GlobalKnownHostsFile), C(StrictHostKeyChecking), C(HostKeyAlias) and
         C(IdentityFile) (C(-i)) are read.
@@ -123,6 +124,26 @@ options:
     ini:
       - section: multihop
         key: tcp_nodelay
+  multihop_share_hops:
+    description:
+      - With O(multihop_backend=paramiko), log in to each hop once for the whole run, and share that login among
+        every task, target and fork behind it, as the OpenSSH backend shares its master connections.
+      - The login is held by a hop process, ansible-core's persistent connection process (C(ansible-connection)),
+        one per hop (per chain up to that hop) and run, with the hop's host key checked and no agent forwarded.
+        Workers get their streams through it over one-shot UNIX sockets in a private directory (mode 0700). It
+        ends when the run ends, or after O(multihop_control_persist) with no stream.
+      - Off by default for now. With V(false), hops are logged in to in each task's worker process, once per task
+        and target. Only chains of one hop are shared yet; longer chains, and chains with a V(socks5) hop, are
+        logged in to per task as before.
+    type: bool
+    default: false
+    vars:
+      - name: multihop_share_hops
+    env:
+      - name: ANSIBLE_MULTIHOP_SHARE_HOPS
+    ini:
+      - section: multihop
+        key: share_hops
   multihop_known_hosts:
     description:
       - Pinned host keys, as known_hosts lines (a list, or one string with a line per key). C(@cert-authority)
@@ -140,8 +161,9 @@ options:
   multihop_control_persist:
     description:
       - How long an idle master connection to a hop stays open (the OpenSSH C(ControlPersist) syntax).
-        OpenSSH backend only.
       - Every target behind a hop, and every fork, shares that one connection.
+      - With O(multihop_backend=paramiko), how long a hop process stays after its last stream closed; it ends
+        with the run in any case. V(yes) keeps it until the run ends, V(no) ends it as soon as no stream runs.
     type: str
     default: 60s
     vars:

@@ -222,6 +222,8 @@ class HopWalk:
         hop, timeout, blame_next = self.hops[index], self.settings.timeout, self._has_next(index)
         host, port = self.onward[index]
         with self._forward_stage(index):
+            if hasattr(via, 'multihop_forward'):  # a hop held by its hop process (_paramiko_shared.py)
+                return via.multihop_forward(host, port, timeout, blame_next=blame_next)
             if hop.type == 'socks5':
                 return stages.socks5(hop, via, host, port, blame_next=blame_next)
             if hop.type == 'netcat':

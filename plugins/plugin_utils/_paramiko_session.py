@@ -33,7 +33,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _hop_keywords as hop_keywords
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._backend import Backend
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest, endpoint_hop
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError, MultihopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import hop_option, record_host_key
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops import (
     WalkSettings,
@@ -52,6 +52,11 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_run i
     BecomeWatcher,
     run_command,
     use_pty,
+)
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_shared import (
+    can_share,
+    persist_seconds,
+    shared_hop,
 )
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._settings import BackendSettings
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._ssh_args import ssh_arg_options, target_arg_tokens
@@ -204,6 +209,15 @@ class ParamikoBackend(Backend):
         self.label = f'target {target.name} {target.address}'
         self.key = chain_digest(hops + (target,), 'paramiko')
         self._hop_keys = tuple(chain_digest(hops[:i + 1]) for i, hop in enumerate(hops) if hop.type != 'socks5')
+        self.shared = None
+        if settings.share_hops and can_share(hops):
+            try:  # refused here, with the option named, rather than in the hop process
+                persist_seconds(settings.control_persist)
+            except MultihopError as e:
+                raise AnsibleError(f'jumphosts.multihop: {e}') from None
+            self.shared = {'timeout': self.timeout, 'keepalive': self.keepalive, 'tcp_nodelay': self.tcp_nodelay,
+                           'accept_new_host_keys': self.accept_new_host_keys,
+                           'control_persist': settings.control_persist, 'control_dir': settings.control_dir}
 
     def _accept_new(self, hop: Hop, names: list[str], key) -> bool:
         return wants_new_host_keys(hop, self.accept_new_host_keys) and record_host_key(hop, names, key)
@@ -223,6 +237,8 @@ class ParamikoBackend(Backend):
                                 hop_session=self.tcp_nodelay)
         attempt = 1
         while True:
+            if self.shared is not None:  # the walk reuses the last hop, held by its hop process
+                self.pool.hops[self._hop_keys[-1]] = shared_hop(self.hops, self.shared)
             try:
                 return open_chain(self.hops, (self.target.host, self.target.effective_port), settings=settings,
                                   pool=self.pool.hops, target=self.target)

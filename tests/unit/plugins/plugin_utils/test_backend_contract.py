@@ -370,6 +370,9 @@ class Harness:
             'ansible_ssh_private_key_file': self.keys.private, 'ansible_ssh_timeout': TIMEOUT,
             'ansible_control_path_dir': str(self.root / 'cp'), 'ansible_ssh_executable': str(self.root / 'ssh'),
             'ansible_sftp_executable': str(self.root / 'sftp'), 'ansible_ssh_transfer_method': 'sftp',
+            # paramiko walks in this process, at the seam; its hop processes are tested in the lab
+            # (tests/integration/test_paramiko_shared.py).
+            'multihop_share_hops': False,
         }, **variables)
         connection = connection_loader.get('jumphosts.multihop.ssh', PlayContext(), None)
         var_options = connection._resolve_option_variables(variables, Templar(loader=None, variables=variables))
