@@ -129,14 +129,14 @@ options:
       - With O(multihop_backend=paramiko), log in to each hop once for the whole run, and share that login among
         every task, target and fork behind it, as the OpenSSH backend shares its master connections.
       - The login is held by a hop process, ansible-core's persistent connection process (C(ansible-connection)),
-        one per hop (per chain up to that hop) and run, with the hop's host key checked and no agent forwarded.
+        one per chain of hops and run, with the hop's host key checked and no agent forwarded.
         Workers get their streams through it over one-shot UNIX sockets in a private directory (mode 0700). It
         ends when the run ends, or after O(multihop_control_persist) with no stream.
-      - Off by default for now. With V(false), hops are logged in to in each task's worker process, once per task
-        and target. Only chains of one hop are shared yet; longer chains, and chains with a V(socks5) hop, are
-        logged in to per task as before.
+      - There is one hop process per chain of hops, which logs in to each of its hops, so a bastion that two chains
+        start with is logged in to once per chain. Chains with a V(socks5) hop are not shared.
+      - With V(false), hops are logged in to in each task's worker process, once per task and target.
     type: bool
-    default: false
+    default: true
     vars:
       - name: multihop_share_hops
     env:

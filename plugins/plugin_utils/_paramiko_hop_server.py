@@ -3,7 +3,7 @@
 """The hop process's side of a shared paramiko hop (the worker's side: ``_paramiko_shared.py``).
 
 ``HopServer`` holds one authenticated transport to the last hop of its chain, logged in on the first request
-by the same walker as ever (host key checked, no agent forwarded), through the hop process before it. Each
+by the same walker as ever (host key checked, no agent forwarded), through the chain's other hops. Each
 request opens a channel onwards and hands it over as a one-shot UNIX socket in a private directory, which a
 pair of threads splices to the channel. A watcher ends the process when the run's process is gone, or when
 no stream has run for the persist time.
@@ -29,16 +29,14 @@ except ImportError:  # the import sanity test runs without paramiko
     paramiko = None
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_stages as stages
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop, chain_digest
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import record_host_key
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import check_private
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_hops import HopWalk, WalkSettings
-from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_pool import close_transport
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_shared import (
     error_to_wire,
     persist_seconds,
-    shared_hop,
 )
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_stages import OnwardFailed, StageFailed
 
@@ -83,6 +81,7 @@ class HopServer:
         self.playbook_pid = playbook_pid
         self._started = process_start(playbook_pid) if playbook_pid else None
         self.transport = None
+        self._walk = None
         self.directory = tempfile.mkdtemp(prefix='multihop-streams-')  # mode 0700, ours
         check_private(self.directory, 'stream directory')
         self._lock = threading.Lock()
@@ -114,9 +113,7 @@ class HopServer:
 
     def close(self) -> None:
         self._closed.set()
-        if self.transport is not None:
-            close_transport(self.transport)
-            self.transport = None
+        self._close_walk()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     # -- requests --------------------------------------------------------------------------------------
@@ -153,26 +150,29 @@ class HopServer:
     def _hop_transport(self):
         if self.transport is not None and self.transport.is_active() and self.transport.is_authenticated():
             return self.transport
-        if self.transport is not None:
-            close_transport(self.transport)
-            self.transport = None
+        self._close_walk()
         *before, last = self.hops
-        before = tuple(before)
-        # The hops before: each is its own process's, reused by the walk; this hop is logged in as its "target".
-        pool = {chain_digest(before): shared_hop(before, self.settings, self.playbook_pid)} if before else None
-        walk = HopWalk(before, (last.host, last.effective_port), target=last, pool=pool,
-                       settings=WalkSettings(timeout=self.timeout, accept_new_host_key=self._accept_new))
+        # Every hop of the chain is logged in to here, the last one as the walk's "target".
+        walk = HopWalk(tuple(before), (last.host, last.effective_port), target=last,
+                       settings=WalkSettings(timeout=self.timeout, accept_new_host_key=self._accept_new,
+                                             hop_session=bool(self.settings.get('tcp_nodelay', True))))
         try:
             walk.run()
         except BaseException:
             walk.close()
             raise
         transport = walk.target_transport
-        transport.set_keepalive(int(self.settings.get('keepalive') or 0))
+        for kept in (*walk.logged_in.values(), transport):
+            kept.set_keepalive(int(self.settings.get('keepalive') or 0))
         if self.settings.get('tcp_nodelay', True):
             stages.start_one_session(transport, self.timeout)
-        self.transport = transport
+        self._walk, self.transport = walk, transport
         return transport
+
+    def _close_walk(self) -> None:
+        if self._walk is not None:
+            self._walk.close()  # the hops before the last one too
+        self._walk = self.transport = None
 
     def _accept_new(self, hop: Hop, names: list[str], key) -> bool:
         from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_session import wants_new_host_keys

@@ -2,16 +2,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One paramiko login per hop for the whole run, shared by every task and fork: the worker's side.
 
-Each hop (each prefix of a chain that ends in an ssh or netcat hop) gets a hop process: ansible-core's own
+Each chain of hops gets a hop process: ansible-core's own
 persistent connection process (``ansible-connection``'s ``ConnectionProcess``, which ``network_cli`` uses, forked
 from the worker), running the ``jumphosts.multihop.paramiko_hop`` connection, which holds the paramiko
-transport to that hop (``_paramiko_hop_server.py``). A worker asks it over ansible-core's JSON-RPC
+transports to every hop of the chain (``_paramiko_hop_server.py``). A worker asks it over ansible-core's JSON-RPC
 (``ansible.module_utils.connection``) for a stream to the next element, and gets the path of a one-shot
 UNIX socket, in a private directory, that the hop process splices to a ``direct-tcpip`` (or ``nc``) channel.
 
 In the worker, a ``SharedHop`` stands in the walker's pool for the last hop's transport: the walk reuses it
-and asks it for the forward, so stages, labels and blame stay the walker's own. A hop further out gets its
-stream from the process of the hop before it, the same way.
+and asks it for the forward, so stages, labels and blame stay the walker's own. The hop process logs in to
+the chain's hops itself, one after the other: a bastion that two different chains start with is logged in
+to once per chain (a process started from another hop process was sometimes sent SIGTERM mid-request).
 """
 
 from __future__ import annotations
@@ -39,14 +40,9 @@ ENDING_WAIT = 5.0  # seconds a worker waits for a hop process that is ending to 
 
 # --- pure parts -------------------------------------------------------------------------------------------
 
-# Chains of more hops are not shared yet: in the lab, a second hop's process, which starts the first's, was
-# sometimes sent SIGTERM in the middle of a request, cause not yet found (docs/docsite/rst/performance.rst).
-MAX_SHARED_HOPS = 1
-
-
 def can_share(hops: tuple[Hop, ...]) -> bool:
-    """Whether the chain's hops can be held by hop processes: SSH logins only (a SOCKS5 proxy has none)."""
-    return 0 < len(hops) <= MAX_SHARED_HOPS and all(hop.type in ('ssh', 'netcat') for hop in hops)
+    """Whether the chain's hops can be held by a hop process: SSH logins only (a SOCKS5 proxy has none)."""
+    return bool(hops) and all(hop.type in ('ssh', 'netcat') for hop in hops)
 
 
 def persist_seconds(value: object) -> float | None:

@@ -24,7 +24,7 @@ class BackendSettings:
     accept_new_host_keys: bool = False
     reconnection_retries: int = 0
     tcp_nodelay: bool = True
-    share_hops: bool = False  # one login per hop for the run, in hop processes (_paramiko_shared.py)
+    share_hops: bool = True  # one login per hop for the run, in hop processes (_paramiko_shared.py)
     control_persist: str = '60s'
     control_dir: str = ''  # where the hop processes' sockets go (control_path_dir), shared hops only
 
@@ -35,6 +35,6 @@ class BackendSettings:
                    accept_new_host_keys=bool(get_option('multihop_accept_new_host_keys')),
                    reconnection_retries=int(get_option('reconnection_retries') or 0),
                    tcp_nodelay=get_option('multihop_tcp_nodelay') is not False,
-                   share_hops=bool(get_option('multihop_share_hops')),
+                   share_hops=get_option('multihop_share_hops') is not False,
                    control_persist=str(get_option('multihop_control_persist') or '60s'),
                    control_dir=os.path.expanduser(str(get_option('control_path_dir') or '')))

@@ -1,4 +1,4 @@
-"""The paramiko backend's shared hops in the lab (multihop_share_hops): one login per hop for the run.
+"""The paramiko backend's shared hops in the lab (multihop_share_hops, on by default): one login per hop for the run.
 
 The bastions' sshd logs are shared with whoever else uses the lab; run these under the lab lock. A login by
 someone else in the same seconds would show as an extra login here.
@@ -23,7 +23,7 @@ LIST_HOP_PROCESSES = {'name': 'hop processes', 'run_once': True,
 
 def paramiko_inventory(lab, **variables):
     inventory = lab_inventory(lab)
-    inventory['all']['vars'].update({'multihop_backend': 'paramiko', 'multihop_share_hops': True, **variables})
+    inventory['all']['vars'].update({'multihop_backend': 'paramiko', **variables})
     return add_hosts(inventory, 'pwtargets', {
         'pwbastion': {'ansible_host': lab['hosts']['bastion1']['address'], 'ansible_user': 'pwjump',
                       'ansible_password': lab['users']['pwjump']['password']},
@@ -82,11 +82,11 @@ def test_one_login_per_hop_for_a_play_of_several_tasks_on_several_targets(lab, t
     finally:
         subprocess.run(['ssh-agent', '-k'], env=dict(os.environ, **agent_env), capture_output=True, check=False)
     result.assert_ok('pwt01', 'pwt02', 'pwt03', 'deep1')
-    # deep1's two hops are not shared yet (MAX_SHARED_HOPS): logged in to per task, as before.
-    assert since(before, logins(lab))['pwjump'] == 1
-    # One process for pwbastion; gone with the run.
+    # deep1 is behind two hops (bastion1, then bastion2): its chain's process logs in to both, once.
+    assert since(before, logins(lab)) == {'pwjump': 1, 'jump1': 1, 'jump2': 1}
+    # One process per chain (pwbastion; bastion1 and bastion2), gone with the run.
     pids = hop_pids(result.output)
-    assert len(pids) == 1, result.output
+    assert len(pids) == 2, result.output
     assert gone(pids)
     assert not [name for name in os.listdir(control_dir) if not name.startswith('.')]  # their sockets too
     # The hop password reached the hop process through fork: not on a command line, not in the output.

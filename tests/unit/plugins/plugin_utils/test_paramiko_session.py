@@ -112,9 +112,9 @@ class TestChoices:
                    'reconnection_retries': 2}
         assert BackendSettings.from_options(options.get) == BackendSettings(
             timeout=5.0, keepalive=15, accept_new_host_keys=False, reconnection_retries=2, tcp_nodelay=True,
-            share_hops=False, control_persist='60s', control_dir='')
+            share_hops=True, control_persist='60s', control_dir='')
         assert BackendSettings.from_options({'multihop_tcp_nodelay': False}.get).tcp_nodelay is False
-        assert BackendSettings.from_options({'multihop_share_hops': True}.get).share_hops is True
+        assert BackendSettings.from_options({'multihop_share_hops': False}.get).share_hops is False
         assert BackendSettings.from_options({}.get).timeout == DEFAULT_TIMEOUT
 
     def test_a_connection_dropped_before_the_banner_is_retried_a_few_times(self):

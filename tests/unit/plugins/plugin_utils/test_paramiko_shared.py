@@ -34,8 +34,7 @@ class TestPure:
             shared.persist_seconds('10 minutes')
 
     def test_only_chains_of_logins_are_shared(self):
-        assert shared.can_share((B1,)) and shared.can_share((B2,))
-        assert not shared.can_share((B1, B2))  # not yet: see MAX_SHARED_HOPS
+        assert shared.can_share((B1,)) and shared.can_share((B2,)) and shared.can_share((B1, B2))
         assert not shared.can_share(())
         assert not shared.can_share((Hop('proxy', 'proxy', '10.0.0.9', type='socks5'), B1))
 
