@@ -40,9 +40,8 @@ options:
         unless host-key checking is off for that host, or O(multihop_accept_new_host_keys) is set; a changed key
         is always refused. Each hop and the target log in with their own key file, ssh-agent keys or password
         (also answered as a one-prompt keyboard-interactive login). The agent is never forwarded.
-      - With V(paramiko), the hop transports and the target login are kept for the rest of the worker process,
-        so everything one task does logs in once per hop; every task, in its own worker, logs in again, unless
-        O(multihop_share_hops) shares each hop's login for the whole run. Files
+      - With V(paramiko), each hop is logged in to once for the whole run and shared by every task and fork
+        (O(multihop_share_hops)); the target login is kept for the rest of the task's worker process. Files
         are copied over SFTP (C(ansible_ssh_transfer_method) V(smart), V(sftp) and V(scp) alike), or with C(dd)
         over the command channel when it is V(piped). Password-protected key files are not loaded; use an agent.
         The OpenSSH-only options (C(ssh_executable), C(control_path),

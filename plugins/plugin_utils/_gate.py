@@ -110,11 +110,15 @@ def check_time(value: object, what: str, where: str) -> str:
     text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
     if text is not None and text.lower() in _BOOL:
         return text.lower()
-    seconds = sum(int(number) * _TIME_UNITS[unit.lower()] for number, unit in _TIME_PART_RE.findall(text or ''))
-    if text is None or not _TIME_RE.match(text) or seconds > _MAX_TIME:
+    if text is None or not _TIME_RE.match(text) or time_seconds(text) > _MAX_TIME:
         raise refused(where, what, value, 'expected yes, no or a time such as 60s, 10m or 1h30m (at most 68 years)',
                       True)
     return text
+
+
+def time_seconds(text: str) -> int:
+    """Seconds in an OpenSSH time that ``check_time`` passed (not ``yes``/``no``)."""
+    return sum(int(number) * _TIME_UNITS[unit.lower()] for number, unit in _TIME_PART_RE.findall(text))
 
 
 def check_password(value: object, where: str) -> str | None:

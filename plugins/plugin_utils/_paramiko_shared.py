@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import os
 import socket
 import stat
@@ -53,7 +54,7 @@ def persist_seconds(value: object) -> float | None:
         return None
     if text == 'no':
         return 0.0
-    return float(sum(int(n) * gate._TIME_UNITS[u.lower()] for n, u in gate._TIME_PART_RE.findall(text)))
+    return float(gate.time_seconds(text))
 
 
 def _tupled(value: object) -> object:
@@ -126,21 +127,18 @@ def _hop_context(key: str):
 
 
 def hop_socket_path(key: str, settings: dict, playbook_pid: int) -> str:
-    """Where the hop process listens: named as ansible-connection names a persistent connection's socket, in the
-    plugin's private control directory (``control_path_dir``; HOME may be read-only, as in an AWX job)."""
+    """Where the hop process listens: in the plugin's private control directory (``control_path_dir``; HOME may
+    be read-only, as in an AWX job), named by the chain and the run, short enough for a UNIX socket path."""
     from ansible import constants as C
-    from ansible.plugins.loader import connection_loader
     from ansible.utils.path import unfrackpath
 
-    context = _hop_context(key)
     directory = unfrackpath(settings.get('control_dir') or C.PERSISTENT_CONTROL_PATH_DIR)
     try:
         private_directory(directory)
     except MultihopError as e:
         raise OSError(str(e)) from None
-    path = connection_loader.get('ssh', class_only=True)._create_control_path(
-        context.remote_addr, context.port, context.remote_user, context.connection, playbook_pid)
-    return unfrackpath(path % {'directory': directory})
+    name = hashlib.sha256(f'{key}-{playbook_pid}'.encode()).hexdigest()[:16]
+    return os.path.join(directory, f'hop-{name}')
 
 
 def start_hop_process(key: str, hops: tuple[Hop, ...], settings: dict, playbook_pid: int) -> str:
