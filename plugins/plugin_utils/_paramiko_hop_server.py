@@ -23,11 +23,6 @@ import threading
 import time
 from collections.abc import Callable
 
-try:
-    import paramiko
-except ImportError:  # the import sanity test runs without paramiko
-    paramiko = None
-
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _paramiko_stages as stages
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError
@@ -199,7 +194,7 @@ class HopServer:
         conn = None
         try:
             with contextlib.suppress(OSError):
-                conn, _ = listener.accept()
+                conn = listener.accept()[0]
             with contextlib.suppress(OSError):
                 os.unlink(path)
             listener.close()

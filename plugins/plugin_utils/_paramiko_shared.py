@@ -293,8 +293,9 @@ def _rpc(socket_path: str, host: str, port: int, blame_next: bool) -> dict:
     try:
         return Connection(socket_path).open_stream(host, int(port), blame_next)
     except RpcError as e:
-        if isinstance(e.__cause__, (ConnectionRefusedError, FileNotFoundError)):
-            raise e.__cause__ from None  # the process is gone: SharedHop starts it again
+        cause = e.__cause__
+        if isinstance(cause, (ConnectionRefusedError, FileNotFoundError)):
+            raise cause from None  # the process is gone: SharedHop starts it again
         raise OSError(str(e).splitlines()[0] if str(e) else 'no answer') from None
 
 

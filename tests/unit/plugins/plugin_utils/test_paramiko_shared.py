@@ -120,7 +120,7 @@ class TestHandOver:
             assert not os.path.exists(path)  # one shot: gone once taken
             stream.close()
             channel.far.close()
-            for _ in range(100):
+            for _attempt in range(100):
                 if hop_server._streams == 0:
                     break
                 threading.Event().wait(0.02)
