@@ -293,9 +293,9 @@ def _rpc(socket_path: str, host: str, port: int, blame_next: bool) -> dict:
     try:
         return Connection(socket_path).open_stream(host, int(port), blame_next)
     except RpcError as e:
-        cause = e.__cause__
-        if isinstance(cause, (ConnectionRefusedError, FileNotFoundError)):
-            raise cause from None  # the process is gone: SharedHop starts it again
+        for gone in (ConnectionRefusedError, FileNotFoundError):  # the process is gone: SharedHop starts it again
+            if isinstance(e.__cause__, gone):
+                raise gone(str(e.__cause__)) from None
         raise OSError(str(e).splitlines()[0] if str(e) else 'no answer') from None
 
 
