@@ -5,8 +5,8 @@ Methods, compared in interleaved rounds (each round runs every method once, so d
 - builtin:  ansible.builtin.ssh with a hand-written ProxyCommand "ssh -W" (what users write today)
 - multihop: jumphosts.multihop.ssh, OpenSSH backend, cold (no master connection at the start)
 - paramiko: the same inventory with multihop_backend: paramiko
-and, in the storm scenario, multihop+preload (the preload vars plugin) and mux (builtin ssh with ProxyJump
-through a bastion master opened before the clock starts: the route alone, without the plugin).
+and, in the storm scenario, multihop+preload and paramiko+preload (the preload vars plugin), and mux (builtin ssh
+with ProxyJump through a bastion master opened before the clock starts: the route alone, without the plugin).
 
 Scenarios (--only storm,fanout,bulk,sequence,fresh,resolution; all by default):
 - storm:      a two-task play on --targets targets, forks = targets
@@ -307,7 +307,8 @@ def main() -> int:
     try:
         if 'storm' in only:
             bench.compare(f'storm: two tasks on {args.targets} targets, forks {args.targets}',
-                          ('direct', 'builtin', 'multihop', 'multihop+preload', 'paramiko', 'mux'), args.rounds,
+                          ('direct', 'builtin', 'multihop', 'multihop+preload', 'paramiko', 'paramiko+preload', 'mux'),
+                          args.rounds,
                           ['ansible-playbook', playbook('storm', two_tasks(f'targets[0:{args.targets - 1}]')),
                            '--forks', str(args.targets)])
         if 'fanout' in only:
