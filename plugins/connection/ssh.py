@@ -205,7 +205,8 @@ class Connection(BuiltinSSHConnection):
         via = var_options.get('multihop_via')
         if via:
             try:
-                self._hops = resolve_hops(self._inventory_name, via, hostvars_lookup(variables.get('hostvars')))
+                lookup = hostvars_lookup(variables.get('hostvars'), self._inventory_name, variables)
+                self._hops = resolve_hops(self._inventory_name, via, lookup)
             except MultihopError as e:
                 self._route_error = e
         return var_options
