@@ -190,12 +190,14 @@ class Connection(BuiltinSSHConnection):
         self._backend = None
         self._inventory_name = None
         self._pins = None
+        self._target = None
 
     def _resolve_option_variables(self, variables, templar):
         # ansible-core hands us the task's variables here, the one place where other hosts' variables
         # (the inventory hops) can be read lazily: only the hops' own variables are templated.
         var_options = super()._resolve_option_variables(variables, templar)
         self._hops, self._route, self._route_error, self._backend, self._pins = (), None, None, None, None
+        self._target = None
         # With delegate_to, these are the delegated host's variables but inventory_hostname is still the
         # delegating host's: the route belongs to the host the task is delegated to.
         owner = getattr(self._play_context, 'delegate_to', None) or variables.get('inventory_hostname')
@@ -203,7 +205,8 @@ class Connection(BuiltinSSHConnection):
         via = var_options.get('multihop_via')
         if via:
             try:
-                self._hops = resolve_hops(self._inventory_name, via, hostvars_lookup(variables.get('hostvars')))
+                lookup = hostvars_lookup(variables.get('hostvars'), self._inventory_name, variables)
+                self._hops = resolve_hops(self._inventory_name, via, lookup)
             except MultihopError as e:
                 self._route_error = e
         return var_options
@@ -215,12 +218,13 @@ class Connection(BuiltinSSHConnection):
             return self._route
         forward_agent = self.get_option('multihop_forward_agent')
         name = self._inventory_name or self.host
-        try:
-            # The target is checked by the same gate as its hops, on both backends. Its values reach us
-            # templated, so whether they came from a template is unknown here: a rejected one is not shown.
-            endpoint_hop(name, self.host, self.get_option('port'), self.get_option('remote_user'), reveal=False)
-        except MultihopError as e:  # the message names the host; self.host is the rejected value itself
-            raise AnsibleError(f'jumphosts.multihop: {e}') from None
+        pins = self.get_option('multihop_known_hosts')
+        try:  # the target with its pins, built once: _target_pins takes it from here
+            self._target = self._endpoint(pins)
+        except AnsibleError:
+            if not pins:
+                raise
+            self._endpoint(None)  # a rejected host, port or user is reported first, then the route's errors
         try:
             route = route_from_options(self._hops, self.get_option)
         except MultihopError as e:
@@ -241,6 +245,15 @@ class Connection(BuiltinSSHConnection):
                 display.vvv(f'MULTIHOP: {hop.name} ignores {", ".join(hop.ignored_options)} (they concern the '
                             'target only, or the plugin manages them on hops)', host=self.host)
 
+    def _endpoint(self, known_hosts):
+        """The target as a hop, checked by the same gate as its hops, on both backends. Its values reach us
+        templated, so whether they came from a template is unknown here: a rejected one is not shown."""
+        try:
+            return endpoint_hop(self._inventory_name or self.host, self.host, self.get_option('port'),
+                                self.get_option('remote_user'), known_hosts=known_hosts, reveal=False)
+        except MultihopError as e:  # the message names the host; self.host is the rejected value itself
+            raise AnsibleError(f'jumphosts.multihop: {e}') from None
+
     def _target_pins(self, directory):
         """ssh arguments that check the target against its pinned keys (multihop_known_hosts), or [].
 
@@ -249,11 +262,7 @@ class Connection(BuiltinSSHConnection):
         if self._pins is not None:  # the file is written and checked once per task's connection
             return self._pins
         name = self._inventory_name or self.host
-        try:
-            target = endpoint_hop(name, self.host, self.get_option('port'), self.get_option('remote_user'),
-                                  known_hosts=self.get_option('multihop_known_hosts'), reveal=False)
-        except MultihopError as e:  # the message names the host
-            raise AnsibleError(f'jumphosts.multihop: {e}') from None
+        target = self._target or self._endpoint(self.get_option('multihop_known_hosts'))
         try:
             path = write_pinned_known_hosts(directory, target)
         except MultihopError as e:

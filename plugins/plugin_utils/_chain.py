@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _hop_keywords as hop_keywords
@@ -21,6 +20,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._hop_string imp
     is_bare_name,
     parse_hop_string,
 )
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._record import field, record
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._ssh_args import parse_ssh_args
 
 HOP_TYPES = ('ssh', 'netcat', 'socks5')
@@ -46,7 +46,7 @@ _TRUE = frozenset(('1', 'true', 'yes', 'on', 'y', 't'))
 _FALSE = frozenset(('0', 'false', 'no', 'off', 'n', 'f'))
 
 
-@dataclass(frozen=True)
+@record
 class Hop:
     """One server on the way to a host, in order from the controller outward."""
 
@@ -97,7 +97,7 @@ class Hop:
         return not self.known_hosts and hop_keywords.host_key_checking_off(self.options, self.host_key_checking)
 
 
-@dataclass(frozen=True)
+@record
 class ResolvedHost:
     """An inventory host with the hops in front of it."""
 
@@ -165,7 +165,7 @@ def is_templated(hostvars: Mapping[str, object], name: str | None) -> bool:
     return bool(name and templated and templated(name))
 
 
-@dataclass(frozen=True)
+@record
 class _HopInput:
     """A hop's raw settings, where they came from, and which of them may be shown in an error."""
 

@@ -22,20 +22,32 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import 
 
 # --- grammars ---------------------------------------------------------------------------------------------
 
-_HOSTNAME_RE = re.compile(r'[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9_])?\Z')
-_USER_RE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9._-]{0,63}\$?\Z')
-_ALIAS_RE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9._-]{0,252}\Z')
-_PORT_RE = re.compile(r'[0-9]{1,5}\Z')
+
+class LazyPattern:
+    """A regular expression compiled on first use: this module runs again in every worker (once per task and
+    host), and a task needs only a few of the grammars. Compiled once, then found in ``re``'s own cache."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def __getattr__(self, name: str):  # match, fullmatch, findall, pattern...
+        return getattr(re.compile(self.source), name)
+
+
+_HOSTNAME_RE = LazyPattern(r'[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9_])?\Z')
+_USER_RE = LazyPattern(r'[A-Za-z0-9_][A-Za-z0-9._-]{0,63}\$?\Z')
+_ALIAS_RE = LazyPattern(r'[A-Za-z0-9_][A-Za-z0-9._-]{0,252}\Z')
+_PORT_RE = LazyPattern(r'[0-9]{1,5}\Z')
 # A path: ASCII letters, digits, ._+@,:/- and single inner spaces; "~" or "~/" may start it. No "%" or
 # "$": OpenSSH expands %-tokens and ${VARIABLES} in paths.
-_PATH_RE = re.compile(r'(?:~/?)?(?:[A-Za-z0-9._+@,:/-]| (?! )){0,4096}\Z')
-_TIME_RE = re.compile(r'(?:[0-9]{1,9}[smhdwSMHDW]?)+\Z')
-_TIME_PART_RE = re.compile(r'([0-9]+)([smhdwSMHDW]?)')
+_PATH_RE = LazyPattern(r'(?:~/?)?(?:[A-Za-z0-9._+@,:/-]| (?! )){0,4096}\Z')
+_TIME_RE = LazyPattern(r'(?:[0-9]{1,9}[smhdwSMHDW]?)+\Z')
+_TIME_PART_RE = LazyPattern(r'([0-9]+)([smhdwSMHDW]?)')
 _TIME_UNITS = {'': 1, 's': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
 _MAX_TIME = 2**31 - 1  # OpenSSH's convtime() refuses more seconds than an int holds
 # Host patterns: names and ssh wildcards only; never whitespace, quotes, "!", "%" or a leading "-".
-HOST_PATTERN_RE = re.compile(r'[A-Za-z0-9_*?][A-Za-z0-9._*?:-]{0,252}\Z')
-KEYWORD_RE = re.compile(r'[A-Za-z][A-Za-z0-9]{0,63}\Z')
+HOST_PATTERN_RE = LazyPattern(r'[A-Za-z0-9_*?][A-Za-z0-9._*?:-]{0,252}\Z')
+KEYWORD_RE = LazyPattern(r'[A-Za-z][A-Za-z0-9]{0,63}\Z')
 _BOOL = ('yes', 'no')
 
 
@@ -150,10 +162,10 @@ def check_destination(value: object, where: str, *, wildcards: bool = False) -> 
     return f'{check_host(host, where)}:{port}'
 
 
-_KEY_TYPE_RE = re.compile(r'[A-Za-z0-9@.-]{1,64}\Z')
-_KEY_RE = re.compile(r'[A-Za-z0-9+/]{16,16384}={0,2}\Z')
-_HASHED_NAME_RE = re.compile(r'\|1\|[A-Za-z0-9+/]{1,64}={0,2}\|[A-Za-z0-9+/]{1,64}={0,2}\Z')
-_KNOWN_HOSTS_PATTERN_RE = re.compile(r'!?(?:\[[A-Za-z0-9._*?:-]{1,253}\]:[0-9*?]{1,5}|[A-Za-z0-9._*?:-]{1,253})\Z')
+_KEY_TYPE_RE = LazyPattern(r'[A-Za-z0-9@.-]{1,64}\Z')
+_KEY_RE = LazyPattern(r'[A-Za-z0-9+/]{16,16384}={0,2}\Z')
+_HASHED_NAME_RE = LazyPattern(r'\|1\|[A-Za-z0-9+/]{1,64}={0,2}\|[A-Za-z0-9+/]{1,64}={0,2}\Z')
+_KNOWN_HOSTS_PATTERN_RE = LazyPattern(r'!?(?:\[[A-Za-z0-9._*?:-]{1,253}\]:[0-9*?]{1,5}|[A-Za-z0-9._*?:-]{1,253})\Z')
 KNOWN_HOSTS_MARKERS = ('@cert-authority', '@revoked')
 
 
@@ -210,13 +222,13 @@ def _blob_type(key: str) -> str | None:
 # --- quoting, one function per target syntax --------------------------------------------------------------
 
 # "$" only for user names such as "host$"; "${" (an environment variable to OpenSSH) is refused below.
-_SSH_CONFIG_SAFE_RE = re.compile(r'[A-Za-z0-9@._+,:^*/~$-]+(?: [A-Za-z0-9@._+,:^*/~$-]+)*\Z')
+_SSH_CONFIG_SAFE_RE = LazyPattern(r'[A-Za-z0-9@._+,:^*/~$-]+(?: [A-Za-z0-9@._+,:^*/~$-]+)*\Z')
 # Keywords whose value is several words; any other value with a space is one word, in double quotes.
 MULTI_WORD_KEYWORDS = frozenset(('userknownhostsfile', 'globalknownhostsfile', 'ipqos', 'rekeylimit'))
 # The only %-tokens the renderer writes, and only at the end of the value: the hash of a connection that
 # ends people's ControlPath (DIR/mh-TAG-%C). Anywhere else, a "%" is refused like any other.
 _SSH_CONFIG_TOKENS = {'controlpath': '%C'}
-_SSHD_CONFIG_SAFE_RE = re.compile(r'[A-Za-z0-9@._+,:^*/\[\]-]+(?: [A-Za-z0-9@._+,:^*/\[\]-]+)*\Z')
+_SSHD_CONFIG_SAFE_RE = LazyPattern(r'[A-Za-z0-9@._+,:^*/\[\]-]+(?: [A-Za-z0-9@._+,:^*/\[\]-]+)*\Z')
 
 
 def ssh_config_line(key: str, value: str) -> str:

@@ -10,16 +10,14 @@ whether a hop's settings turn host-key checking off or let ssh write into a file
 
 from __future__ import annotations
 
-import re
-
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import MultihopError
 
-_INT_RE = re.compile(r'[0-9]{1,9}\Z')
+_INT_RE = gate.LazyPattern(r'[0-9]{1,9}\Z')
 # Algorithm lists such as "-*cbc,+ssh-rsa" or "^curve25519-sha256": no whitespace, no quotes.
-_LIST_RE = re.compile(r'[A-Za-z0-9@._+,^*-]{1,2048}\Z')
-_IPQOS_RE = re.compile(r'[A-Za-z0-9]{1,16}(?: [A-Za-z0-9]{1,16})?\Z')
-_REKEY_RE = re.compile(r'(?:default|none|[0-9]{1,12}[KMGkmg]?)(?: (?:none|[0-9]{1,9}[smhdwSMHDW]?))?\Z')
+_LIST_RE = gate.LazyPattern(r'[A-Za-z0-9@._+,^*-]{1,2048}\Z')
+_IPQOS_RE = gate.LazyPattern(r'[A-Za-z0-9]{1,16}(?: [A-Za-z0-9]{1,16})?\Z')
+_REKEY_RE = gate.LazyPattern(r'(?:default|none|[0-9]{1,12}[KMGkmg]?)(?: (?:none|[0-9]{1,9}[smhdwSMHDW]?))?\Z')
 
 _BOOL = ('yes', 'no')
 # How each ssh_config keyword a hop may set is checked: a grammar name, or the values it may take.

@@ -63,14 +63,18 @@ class InventoryVars(Mapping):
         return _holds_template(self._raw.get(key))
 
 
-def hostvars_lookup(hostvars):
+def hostvars_lookup(hostvars, owner: str | None = None, owner_vars: Mapping[str, object] | None = None):
     """``lookup(name)`` for the resolver: that host's variables, or None if it is not in the inventory.
 
     ``hostvars[name]`` templates each variable only when it is read, so resolving a chain never
     templates the variables of hosts that are not on it (doing so costs minutes on large inventories).
+    The resolver reads the owner's own variables only to tell whether its multihop_via was a template:
+    ``owner_vars``, the task's raw variables, answer that without ansible-core computing them again.
     """
 
     def lookup(name: str) -> Mapping[str, object] | None:
+        if owner_vars is not None and name == owner:
+            return InventoryVars(name, owner_vars)
         if hostvars is None or name not in hostvars:
             return None
         return InventoryVars(name, hostvars[name])

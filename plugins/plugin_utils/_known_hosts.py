@@ -18,9 +18,9 @@ import os
 import re
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import Hop
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._record import record
 
 DEFAULT_KNOWN_HOSTS = ('~/.ssh/known_hosts', '~/.ssh/known_hosts2')
 DEFAULT_GLOBAL_KNOWN_HOSTS = ('/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2')
@@ -81,7 +81,7 @@ def known_hosts_names(hop: Hop) -> list[str]:
     return [f'[{host}]:{port}']
 
 
-@dataclass(frozen=True)
+@record
 class KnownHost:
     """One line of a known_hosts file."""
 

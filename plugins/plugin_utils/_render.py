@@ -9,7 +9,6 @@ also what ``_inventory_config`` writes for people, so plain ``ssh`` takes the ro
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _gate as gate
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils import _hop_keywords as hop_keywords
@@ -20,12 +19,13 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import (
     chain_digest,
 )
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._known_hosts import pinned_known_hosts_path
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._record import record
 
 # OpenSSH appends ".XXXXXXXXXXXXXXXX" to a ControlPath while it creates the socket; sun_path holds 108 bytes.
 MAX_CONTROL_PATH = 108 - 1 - 17
 
 
-@dataclass(frozen=True)
+@record
 class RuntimeSettings:
     """Lines that only matter when the plugin itself runs ssh."""
 
