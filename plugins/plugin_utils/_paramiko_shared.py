@@ -18,7 +18,6 @@ to once per chain (a process started from another hop process was sometimes sent
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import os
 import socket
@@ -31,6 +30,7 @@ from ansible_collections.jumphosts.multihop.plugins.plugin_utils._chain import H
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._errors import HopError, MultihopError
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._openssh import private_directory
 from ansible_collections.jumphosts.multihop.plugins.plugin_utils._paramiko_stages import OnwardFailed, StageFailed
+from ansible_collections.jumphosts.multihop.plugins.plugin_utils._record import as_dict, field_names
 
 HOP_PLUGIN = 'jumphosts.multihop.paramiko_hop'
 # Seconds an idle hop process waits for its first request or its next one before ansible-core's own timer
@@ -63,7 +63,7 @@ def _tupled(value: object) -> object:
 
 def hop_to_wire(hop: Hop, cwd: str | None = None) -> dict:
     """A hop as plain JSON values. A relative key file is made absolute: the hop process runs in ``/``."""
-    data = dataclasses.asdict(hop)
+    data = as_dict(hop)
     key = data.get('private_key_file')
     if key and not key.startswith(('/', '~')):
         data['private_key_file'] = os.path.join(cwd or os.getcwd(), key)
@@ -71,7 +71,7 @@ def hop_to_wire(hop: Hop, cwd: str | None = None) -> dict:
 
 
 def hop_from_wire(data: dict) -> Hop:
-    names = {f.name for f in dataclasses.fields(Hop)}
+    names = set(field_names(Hop))
     return Hop(**{k: _tupled(v) for k, v in data.items() if k in names})
 
 

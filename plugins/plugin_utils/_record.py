@@ -9,8 +9,9 @@ decorator instead: the methods are shared, generic ones, and building a record c
 microseconds more, for the handful built per task.
 
 Supported: annotated fields in order, defaults, ``field(default=..., repr=False, compare=False)``,
-keyword or positional construction, equality and hash over the compared fields, ``repr`` and
-``dataclasses.FrozenInstanceError`` on assignment. Not supported: inheritance, ``__post_init__``,
+keyword or positional construction, equality and hash over the compared fields, ``repr``,
+``dataclasses.FrozenInstanceError`` on assignment, and ``as_dict``/``field_names`` in place of
+``dataclasses.asdict``/``fields``. Not supported: inheritance, ``__post_init__``,
 ``dataclasses.replace`` and the other ``dataclasses`` functions.
 """
 
@@ -105,3 +106,13 @@ def record(cls):
     cls.__setattr__, cls.__delattr__ = _setattr, _delattr
     cls.__match_args__ = tuple(names)
     return cls
+
+
+def field_names(cls) -> tuple[str, ...]:
+    """The record class's fields, in order."""
+    return cls._record_names
+
+
+def as_dict(instance) -> dict:
+    """The record's fields and values (values as they are, not copied)."""
+    return {name: getattr(instance, name) for name in instance._record_names}
